@@ -1,0 +1,85 @@
+"""`safelight` command line: LightningCLI over SafeFineTuner and SafetyDataModule.
+
+    safelight fit --config configs/quickstart.yaml
+    safelight fit --config configs/quickstart.yaml --trainer configs/trainer/ddp.yaml
+    safelight test --config configs/quickstart.yaml --ckpt_path <checkpoint>
+
+After `fit` the held-out evaluation runs on the fine-tuned weights (skip: --evaluate_after_fit false).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lightning.pytorch.cli import LightningCLI
+
+from safelight.data.datamodule import SafetyDataModule
+from safelight.module import SafeFineTuner
+from safelight.tracking import DEFAULT_ARTIFACT_LOCATION, DEFAULT_TRACKING_URI, MLflowConfigArtifact, ensure_local_store
+
+DEFAULT_LOGGER: dict[str, Any] = {
+    "class_path": "lightning.pytorch.loggers.MLFlowLogger",
+    "init_args": {
+        "experiment_name": "safelight",
+        "tracking_uri": DEFAULT_TRACKING_URI,
+        "artifact_location": DEFAULT_ARTIFACT_LOCATION,
+        "log_model": False,
+    },
+}
+
+
+class SafelightCLI(LightningCLI):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("parser_kwargs", {"parser_mode": "omegaconf"})
+        kwargs.setdefault("save_config_callback", MLflowConfigArtifact)
+        kwargs.setdefault("save_config_kwargs", {"save_to_log_dir": False})
+        kwargs.setdefault("trainer_defaults", {"logger": DEFAULT_LOGGER})
+        super().__init__(SafeFineTuner, SafetyDataModule, *args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--evaluate_after_fit", type=bool, default=True,
+                            help="Run the held-out safety/utility evaluation once fit ends.")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        for logger in _as_list(config.get("trainer", {}).get("logger")):
+            uri = _init_arg(logger, "tracking_uri")
+            if isinstance(uri, str):
+                ensure_local_store(uri)
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        # The data module tokenises with the policy's own tokenizer.
+        if isinstance(self.datamodule, SafetyDataModule) and isinstance(self.model, SafeFineTuner):
+            self.datamodule.tokenizer = self.model.tokenizer
+
+    def after_fit(self) -> None:
+        config = self.config.get("fit", self.config)
+        if not config.get("evaluate_after_fit", True) or self.trainer.fast_dev_run:
+            return
+        if getattr(self.model, "evaluator", None) is None or self.trainer.interrupted:
+            return
+        self.trainer.test(self.model, datamodule=self.datamodule, verbose=True)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value is False or value is True:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _init_arg(spec: Any, name: str) -> Any:
+    init_args = spec.get("init_args") if hasattr(spec, "get") else getattr(spec, "init_args", None)
+    if init_args is None:
+        return None
+    return init_args.get(name) if hasattr(init_args, "get") else getattr(init_args, name, None)
+
+
+def main(args: Any = None) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    SafelightCLI(args=args)
+
+
+if __name__ == "__main__":
+    main()

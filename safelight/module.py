@@ -1,0 +1,174 @@
+"""SafeFineTuner: a policy, its frozen safe reference, and the risk-weighted objective.
+
+Each step: read per-example risk from the batch (precomputed judge scores, or a probe callback),
+map it to KL weights beta, run the policy (and, only when some beta > 0, the reference under
+inference mode) without their output heads, and apply the chunked objective at response positions:
+
+    loss = sum_t [(1 - beta_t) nll_t + beta_t KL_t(pi_ref || pi_theta)] / (response tokens in the global batch)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from jsonargparse import lazy_instance
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+
+from safelight.data.chat import IGNORE_INDEX
+from safelight.eval.evaluator import SafetyEvaluator
+from safelight.models.forward import decoder_hidden_states, output_head
+from safelight.models.reference import ReferenceKind, ReferencePolicy, make_frozen_copy, resolve_reference_kind
+from safelight.models.sources import PolicySource
+from safelight.objective.divergence import Direction
+from safelight.objective.loss import risk_weighted_sums
+from safelight.objective.schedules import PaperClampSchedule, RiskSchedule
+from safelight.objective.weights import Granularity, example_betas
+from safelight.training_metrics import TrainingMetrics
+
+REFERENCE_PREFIX = "reference_model."
+
+
+def _adamw(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=1e-4)
+
+
+class SafeFineTuner(LightningModule):
+    """Fine-tunes `policy` while a frozen reference pulls it back in proportion to risk.
+
+    Args:
+        policy: where the model and tokenizer come from (toy world, hub id, local dir, GGUF; LoRA).
+        schedule: risk -> beta. `ZeroSchedule` is plain SFT, `ConstantSchedule` the constant-KL baseline.
+        reference: `frozen_copy` (full fine-tuning), `disabled_adapter` (LoRA: no second copy of the
+            weights), or `auto` (the latter whenever the policy has LoRA adapters).
+        divergence: forward KL(pi_ref || pi_theta) (the paper) or reverse.
+        granularity: one beta per example (default) or one per batch from its mean risk (the paper).
+        optimizer: called with the trainable parameters.
+        kl_chunk_size: response positions per chunk of the vocabulary-wide terms (memory knob).
+        evaluator: generation-based safety and utility evaluation run by `test` (and after `fit`).
+    """
+
+    def __init__(
+        self,
+        policy: PolicySource,
+        schedule: RiskSchedule = lazy_instance(PaperClampSchedule),
+        reference: ReferenceKind = "auto",
+        divergence: Direction = "forward",
+        granularity: Granularity = "example",
+        optimizer: OptimizerCallable = _adamw,
+        kl_chunk_size: int = 1024,
+        evaluator: SafetyEvaluator | None = None,
+    ) -> None:
+        super().__init__()
+        self.policy_source = policy
+        self.schedule = schedule
+        self.reference_kind = reference
+        self.divergence = divergence
+        self.granularity = granularity
+        self.optimizer_factory = optimizer
+        self.kl_chunk_size = kl_chunk_size
+        self.evaluator = evaluator
+        self._tokenizer = None
+        self.policy_model: nn.Module | None = None
+        self.reference_model: nn.Module | None = None  # only for frozen_copy; excluded from checkpoints
+        self.reference: ReferencePolicy | None = None
+        self.train_metrics = TrainingMetrics()
+        self.eval_metrics = evaluator.make_metrics() if evaluator is not None else None
+
+    # ---------------------------------------------------------------- building
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            self._tokenizer = self.policy_source.load_tokenizer()
+        return self._tokenizer
+
+    def prepare_data(self) -> None:
+        self.policy_source.prepare()
+
+    def configure_model(self) -> None:
+        if self.policy_model is not None:
+            return  # Lightning calls this for every stage; build once.
+        policy = self.policy_source.load_model()
+        kind = resolve_reference_kind(self.reference_kind, policy)
+        if kind == "frozen_copy" and not self.schedule.never_needs_reference:
+            self.reference_model = make_frozen_copy(policy)
+            self.reference = ReferencePolicy(self.reference_model, adapter_disabled_view=False)
+        elif kind == "disabled_adapter":
+            self.reference = ReferencePolicy(policy, adapter_disabled_view=True)
+        self.policy_model = policy
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        assert self.policy_model is not None
+        trainable = [p for p in self.policy_model.parameters() if p.requires_grad]
+        return self.optimizer_factory(trainable)
+
+    # ---------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The reference is the initial model: rebuilt from the policy source, never stored twice.
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.startswith(REFERENCE_PREFIX)]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.reference_model is not None:
+            state = checkpoint.setdefault("state_dict", {})
+            for key, value in self.reference_model.state_dict().items():
+                state.setdefault(REFERENCE_PREFIX + key, value)
+
+    # ------------------------------------------------------------- training
+    def _global_sum(self, value: Tensor) -> Tensor:
+        return self.trainer.strategy.reduce(value, reduce_op="sum") if self.trainer.world_size > 1 else value
+
+    def _reference_needed(self, beta: Tensor) -> bool:
+        local = bool((beta > 0).any())
+        if self.trainer.world_size > 1:
+            # A sharded reference runs collectives: every rank must agree to run it or skip it.
+            return self.trainer.strategy.reduce_boolean_decision(local, all=False)
+        return local
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        assert self.policy_model is not None
+        beta_example = example_betas(self.schedule, batch["risk"].float(), self.granularity)
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+        targets = batch["labels"][:, 1:]
+        response = targets != IGNORE_INDEX  # position t predicts token t + 1
+        beta_token = beta_example[:, None].expand_as(response)[response]
+
+        hidden = decoder_hidden_states(self.policy_model, input_ids, attention_mask)[:, :-1][response]
+        reference_hidden = None
+        if self.reference is not None and self._reference_needed(beta_example):
+            reference_hidden = self.reference.hidden_states(input_ids, attention_mask)[:, :-1][response].clone()
+        sums = risk_weighted_sums(
+            hidden,
+            targets[response],
+            beta_token.to(hidden.dtype).float(),
+            output_head(self.policy_model),
+            reference_hidden,
+            self.reference.head if reference_hidden is not None else None,
+            self.divergence,
+            self.kl_chunk_size,
+        )
+        # Normalise by the response tokens of the whole optimizer step (all ranks, all
+        # accumulated micro-batches). Lightning divides by the accumulation count and DDP/FSDP
+        # average over ranks, so scale those back: the gradient is sum / N_global exactly.
+        window = batch.get("window_response_tokens")
+        local_window = window.to(hidden.device).float() if window is not None else hidden.new_tensor(float(sums.n_tokens))
+        global_tokens = self._global_sum(local_window).clamp_min(1.0)
+        scale = self.trainer.world_size * self.trainer.accumulate_grad_batches
+        loss = sums.weighted * scale / global_tokens
+        self.train_metrics.update(sums, batch["risk"].float(), beta_example)
+        self.train_metrics.log_to(self)
+        return loss
+
+    # ----------------------------------------------------------- evaluation
+    def test_step(self, batch: list[dict[str, Any]], batch_idx: int) -> None:
+        if self.evaluator is None or self.eval_metrics is None:
+            raise RuntimeError("model.init_args.evaluator is not set: nothing to evaluate")
+        assert self.policy_model is not None
+        self.evaluator.evaluate(self, batch)
+
+    def on_test_epoch_end(self) -> None:
+        if self.evaluator is not None:
+            self.evaluator.finish(self)

@@ -1,0 +1,89 @@
+"""The risk-weighted objective of DESIGN.md section 1, computed in chunks over response positions.
+
+    loss = sum_{response tokens t} [ (1 - beta_t) * nll_t + beta_t * KL_t ] / normaliser
+
+Inputs are final hidden states at response positions only, plus the output heads. Logits are
+formed chunk by chunk and each chunk runs under activation checkpointing, so at no time do the
+(positions x vocabulary) log-probabilities of both models exist in full: peak extra memory is one
+chunk of each, whatever the sequence length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+from safelight.objective.divergence import Direction, token_kl
+
+Head = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class ObjectiveSums:
+    """Sums over the response tokens given (not yet normalised); `loss` carries the gradient."""
+
+    weighted: Tensor
+    nll: Tensor
+    kl: Tensor
+    n_tokens: int
+
+
+def _chunk_terms(
+    policy_hidden: Tensor,
+    targets: Tensor,
+    beta: Tensor,
+    reference_hidden: Tensor | None,
+    policy_head: Head,
+    reference_head: Head | None,
+    direction: Direction,
+) -> tuple[Tensor, Tensor, Tensor]:
+    policy_logp = torch.log_softmax(policy_head(policy_hidden).float(), dim=-1)
+    nll = -policy_logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    if reference_hidden is None or reference_head is None:
+        kl = torch.zeros_like(nll)
+    else:
+        with torch.no_grad():
+            reference_logp = torch.log_softmax(reference_head(reference_hidden).float(), dim=-1)
+        kl = token_kl(policy_logp, reference_logp, direction)
+    weighted = (1.0 - beta) * nll + beta * kl
+    return weighted.sum(), nll.detach().sum(), kl.detach().sum()
+
+
+def risk_weighted_sums(
+    policy_hidden: Tensor,
+    targets: Tensor,
+    beta: Tensor,
+    policy_head: Head,
+    reference_hidden: Tensor | None = None,
+    reference_head: Head | None = None,
+    direction: Direction = "forward",
+    chunk_size: int = 1024,
+    checkpoint_chunks: bool = True,
+) -> ObjectiveSums:
+    """Sum the weighted objective over N response positions.
+
+    policy_hidden: (N, H) with grad; targets: (N,) token ids; beta: (N,) KL weight per position;
+    reference_hidden: (N, H) without grad, or None when every beta is 0 (reference skipped).
+    """
+    n = policy_hidden.shape[0]
+    if reference_hidden is None and bool((beta > 0).any()):
+        raise ValueError("beta > 0 at some position but no reference hidden states were given")
+    zero = policy_hidden.new_zeros((), dtype=torch.float32)
+    weighted, nll, kl = zero, zero.detach(), zero.detach()
+    use_checkpoint = checkpoint_chunks and torch.is_grad_enabled() and policy_hidden.requires_grad
+    for start in range(0, n, chunk_size):
+        part = slice(start, start + chunk_size)
+        ref_part = None if reference_hidden is None else reference_hidden[part]
+        args = (policy_hidden[part], targets[part], beta[part], ref_part, policy_head, reference_head, direction)
+        if use_checkpoint:
+            w, nl, k = checkpoint(_chunk_terms, *args, use_reentrant=False)
+        else:
+            w, nl, k = _chunk_terms(*args)
+        weighted = weighted + w
+        nll = nll + nl
+        kl = kl + k
+    return ObjectiveSums(weighted=weighted, nll=nll, kl=kl, n_tokens=n)

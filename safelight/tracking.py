@@ -1,0 +1,76 @@
+"""MLflow tracking: the default local store, the resolved config as an artifact, a flat param set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.loggers import MLFlowLogger
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_ARTIFACT_LOCATION = "mlruns/artifacts"
+
+
+def ensure_local_store(tracking_uri: str) -> None:
+    """MLflow's sqlite store needs its folder to exist; create it for local sqlite URIs."""
+    prefix = "sqlite:///"
+    if tracking_uri.startswith(prefix):
+        Path(tracking_uri[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def mlflow_loggers(trainer: Trainer) -> list[MLFlowLogger]:
+    return [lg for lg in trainer.loggers if isinstance(lg, MLFlowLogger)]
+
+
+def run_params(trainer: Trainer, module: LightningModule, seed: Any) -> dict[str, Any]:
+    """The small flat set compared across runs; the full config goes in as an artifact."""
+    from safelight.module import SafeFineTuner
+
+    params: dict[str, Any] = {"seed": seed, "git_sha": git_sha()}
+    if isinstance(module, SafeFineTuner):
+        params.update(
+            method=getattr(module, "method_name", None) or module.schedule.name,
+            schedule=repr(module.schedule),
+            granularity=module.granularity,
+            divergence=module.divergence,
+            model=module.policy_source.identity,
+            lora=module.policy_source.lora is not None,
+        )
+    datamodule = getattr(trainer, "datamodule", None)
+    if datamodule is not None:
+        scenario = getattr(datamodule, "scenario", None)
+        params["scenario"] = getattr(scenario, "name", None)
+        judge = getattr(datamodule, "judge", None)
+        params["judge"] = judge.identity if judge is not None else "none"
+        params.update({k.replace("/", "_"): v for k, v in getattr(datamodule, "stats", {}).items()})
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class MLflowConfigArtifact(SaveConfigCallback):
+    """Saves the resolved config into the MLflow run (not into a log dir, which sqlite stores lack)."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        loggers = mlflow_loggers(trainer)
+        if not loggers or trainer.global_rank != 0:
+            return
+        text = self.parser.dump(self.config, skip_none=False)
+        seed = self.config.get("seed_everything")
+        for logger in loggers:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, f"config_{stage}.yaml")
+                Path(path).write_text(text)
+                logger.experiment.log_artifact(logger.run_id, path, artifact_path="config")
+            logger.log_hyperparams(run_params(trainer, pl_module, seed))
