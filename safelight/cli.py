@@ -35,6 +35,8 @@ class SafelightCLI(LightningCLI):
         kwargs.setdefault("save_config_callback", MLflowConfigArtifact)
         kwargs.setdefault("save_config_kwargs", {"save_to_log_dir": False})
         kwargs.setdefault("trainer_defaults", {"logger": DEFAULT_LOGGER})
+        # The optimizer is the module's own typed argument (model.optimizer), not a second top-level one.
+        kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(SafeFineTuner, SafetyDataModule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser: Any) -> None:

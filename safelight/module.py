@@ -23,7 +23,7 @@ from safelight.models.forward import decoder_hidden_states, output_head
 from safelight.models.reference import ReferenceKind, ReferencePolicy, make_frozen_copy, resolve_reference_kind
 from safelight.models.sources import PolicySource
 from safelight.objective.divergence import Direction
-from safelight.objective.loss import risk_weighted_sums
+from safelight.objective.loss import ObjectiveSums, risk_weighted_sums
 from safelight.objective.schedules import PaperClampSchedule, RiskSchedule
 from safelight.objective.weights import Granularity, example_betas
 from safelight.training_metrics import TrainingMetrics
@@ -118,18 +118,22 @@ class SafeFineTuner(LightningModule):
                 state.setdefault(REFERENCE_PREFIX + key, value)
 
     # ------------------------------------------------------------- training
+    def _world_size(self) -> int:
+        return self._trainer.world_size if self._trainer is not None else 1
+
     def _global_sum(self, value: Tensor) -> Tensor:
-        return self.trainer.strategy.reduce(value, reduce_op="sum") if self.trainer.world_size > 1 else value
+        return self.trainer.strategy.reduce(value, reduce_op="sum") if self._world_size() > 1 else value
 
     def _reference_needed(self, beta: Tensor) -> bool:
         local = bool((beta > 0).any())
-        if self.trainer.world_size > 1:
+        if self._world_size() > 1:
             # A sharded reference runs collectives: every rank must agree to run it or skip it.
             return self.trainer.strategy.reduce_boolean_decision(local, all=False)
         return local
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        assert self.policy_model is not None
+    def objective_sums(self, batch: dict[str, Tensor]) -> tuple[ObjectiveSums, Tensor]:
+        """Un-normalised objective sums over the batch's response tokens, and beta per example."""
+        assert self.policy_model is not None, "configure_model() has not run"
         beta_example = example_betas(self.schedule, batch["risk"].float(), self.granularity)
         input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
         targets = batch["labels"][:, 1:]
@@ -143,19 +147,23 @@ class SafeFineTuner(LightningModule):
         sums = risk_weighted_sums(
             hidden,
             targets[response],
-            beta_token.to(hidden.dtype).float(),
+            beta_token.float(),
             output_head(self.policy_model),
             reference_hidden,
-            self.reference.head if reference_hidden is not None else None,
+            self.reference.head if reference_hidden is not None and self.reference is not None else None,
             self.divergence,
             self.kl_chunk_size,
         )
+        return sums, beta_example
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        sums, beta_example = self.objective_sums(batch)
         # Normalise by the response tokens of the whole optimizer step (all ranks, all
         # accumulated micro-batches). Lightning divides by the accumulation count and DDP/FSDP
         # average over ranks, so scale those back: the gradient is sum / N_global exactly.
         window = batch.get("window_response_tokens")
-        local_window = window.to(hidden.device).float() if window is not None else hidden.new_tensor(float(sums.n_tokens))
-        global_tokens = self._global_sum(local_window).clamp_min(1.0)
+        local = sums.weighted.new_tensor(float(sums.n_tokens)) if window is None else window.to(self.device).float()
+        global_tokens = self._global_sum(local).clamp_min(1.0)
         scale = self.trainer.world_size * self.trainer.accumulate_grad_batches
         loss = sums.weighted * scale / global_tokens
         self.train_metrics.update(sums, batch["risk"].float(), beta_example)
