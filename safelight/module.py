@@ -29,6 +29,8 @@ from safelight.objective.weights import Granularity, example_betas
 from safelight.training_metrics import TrainingMetrics
 
 REFERENCE_PREFIX = "reference_model."
+#: Batch key under which a callback may leave the reference's final hidden states (batch, seq, hidden).
+REFERENCE_HIDDEN_KEY = "reference_last_hidden"
 
 
 def _adamw(params: Any) -> torch.optim.Optimizer:
@@ -143,7 +145,12 @@ class SafeFineTuner(LightningModule):
         hidden = decoder_hidden_states(self.policy_model, input_ids, attention_mask)[:, :-1][response]
         reference_hidden = None
         if self.reference is not None and self._reference_needed(beta_example):
-            reference_hidden = self.reference.hidden_states(input_ids, attention_mask)[:, :-1][response].clone()
+            # A risk estimator that already ran the reference over this batch (the probe callback)
+            # leaves its final hidden states here, so no forward pass runs twice.
+            full = batch.get(REFERENCE_HIDDEN_KEY)
+            if full is None:
+                full = self.reference.hidden_states(input_ids, attention_mask)
+            reference_hidden = full[:, :-1][response].clone()
         sums = risk_weighted_sums(
             hidden,
             targets[response],
