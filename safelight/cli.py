@@ -5,11 +5,15 @@
     safelight test --config configs/quickstart.yaml --ckpt_path <checkpoint>
 
 After `fit` the held-out evaluation runs on the fine-tuned weights (skip: --evaluate_after_fit false).
+Other tools: `safelight probe ...` (activation probes), `safelight compare ...` (MLflow tables and
+plots), `safelight sweep ...` (method x scenario x seed grids), `safelight export ...` (plain HF model).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
@@ -78,8 +82,21 @@ def _init_arg(spec: Any, name: str) -> Any:
     return init_args.get(name) if hasattr(init_args, "get") else getattr(init_args, name, None)
 
 
+#: `safelight <tool> ...` commands that are not Lightning subcommands: module path of their `main(argv)`.
+TOOLS: dict[str, str] = {
+    "probe": "safelight.probes.cli",
+    "compare": "safelight.compare.cli",
+    "sweep": "safelight.compare.sweep",
+    "export": "safelight.models.export",
+}
+
+
 def main(args: Any = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else None
+    if argv and argv[0] in TOOLS:
+        importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
+        return
     SafelightCLI(args=args)
 
 
