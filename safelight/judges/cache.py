@@ -56,6 +56,14 @@ class JudgeScoreCache:
     def __repr__(self) -> str:
         return f"JudgeScoreCache({str(self.directory)!r})"
 
+    # A cache may travel with a DataModule to other processes: send the directory, not the lock
+    # or the in-memory index (the receiver reads the files itself).
+    def __getstate__(self) -> dict[str, object]:
+        return {"directory": self.directory}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["directory"])  # type: ignore[misc, arg-type]
+
     def path_for(self, judge: Judge) -> Path:
         digest = hashlib.sha256(f"{judge.identity}\n{judge.rubric_version}".encode()).hexdigest()[:16]
         return self.directory / f"scores-{digest}.jsonl"

@@ -61,7 +61,8 @@ def _is_loopback(url: str) -> bool:
 def _public_url(url: str) -> str:
     """The URL without credentials or query string, which could carry secrets into identity/logs."""
     parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
@@ -98,6 +99,9 @@ class OpenAICompatibleJudge(Judge):
     `JudgeConfigurationError` at once, since every other item would fail the same way.
     `api_key_env=None` sends no Authorization header; a set name whose variable is unset is
     tolerated only for loopback servers.
+
+    `timeout_s` bounds each socket operation (connect, each read), as urllib does; a server that
+    sends nothing for that long is a timeout, one that trickles bytes is not.
     """
 
     rubric_version = RUBRIC_VERSION

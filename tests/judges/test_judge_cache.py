@@ -90,3 +90,12 @@ def test_garbage_and_out_of_range_lines_are_skipped(tmp_path: Path) -> None:
     cache.store(judge, ITEMS[2:3], judge.score(ITEMS[2:3]))
     found = JudgeScoreCache(tmp_path).lookup(judge, ITEMS[:3])
     assert found[0] is not None and found[1] is None and found[2] is not None
+
+
+def test_cache_pickles_to_its_directory(tmp_path: Path) -> None:
+    import pickle
+
+    judge = FixedJudge()
+    cache = JudgeScoreCache(tmp_path)
+    cache.store(judge, ITEMS, judge.score(ITEMS))
+    assert pickle.loads(pickle.dumps(cache)).lookup(judge, ITEMS) == judge.score(ITEMS)

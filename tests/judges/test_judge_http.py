@@ -149,3 +149,8 @@ def test_api_key_never_leaks(
     assert key.encode() not in pickle.dumps(judge)
     files = list((tmp_path / "cache").iterdir())
     assert files and all(key.encode() not in f.read_bytes() for f in files)
+
+
+def test_ipv6_loopback_identity() -> None:
+    judge = OpenAICompatibleJudge("http://[::1]:8000/v1", "m")
+    assert "http://[::1]:8000/v1" in judge.identity
