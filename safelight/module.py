@@ -22,6 +22,7 @@ from safelight.eval.evaluator import SafetyEvaluator
 from safelight.models.forward import decoder_hidden_states, output_head
 from safelight.models.reference import ReferenceKind, ReferencePolicy, make_frozen_copy, resolve_reference_kind
 from safelight.models.sources import PolicySource
+from safelight.objective.constrained import ConstrainedSFTSettings, response_positions
 from safelight.objective.divergence import Direction
 from safelight.objective.loss import ObjectiveSums, risk_weighted_sums
 from safelight.objective.schedules import PaperClampSchedule, RiskSchedule
@@ -50,6 +51,10 @@ class SafeFineTuner(LightningModule):
         optimizer: called with the trainable parameters.
         kl_chunk_size: response positions per chunk of the vocabulary-wide terms (memory knob).
         evaluator: generation-based safety and utility evaluation run by `test` (and after `fit`).
+        constrained_sft: switch to the token-wise constrained SFT baseline (Qi et al. 2024) with these
+            per-position betas; the risk schedule is then not used.
+        method: the label runs are compared under (MLflow param `method`), e.g. `adaptive_critic`;
+            defaults to `c_sft` or the schedule's name.
     """
 
     def __init__(
@@ -62,6 +67,8 @@ class SafeFineTuner(LightningModule):
         optimizer: OptimizerCallable = _adamw,
         kl_chunk_size: int = 1024,
         evaluator: SafetyEvaluator | None = None,
+        constrained_sft: ConstrainedSFTSettings | None = None,
+        method: str | None = None,
     ) -> None:
         super().__init__()
         self.policy_source = policy
@@ -72,6 +79,8 @@ class SafeFineTuner(LightningModule):
         self.optimizer_factory = optimizer
         self.kl_chunk_size = kl_chunk_size
         self.evaluator = evaluator
+        self.constrained_sft = constrained_sft
+        self.method_name = method or ("c_sft" if constrained_sft is not None else schedule.name)
         self._tokenizer = None
         self.policy_model: nn.Module | None = None
         self.reference_model: nn.Module | None = None  # only for frozen_copy; excluded from checkpoints
@@ -94,7 +103,7 @@ class SafeFineTuner(LightningModule):
             return  # Lightning calls this for every stage; build once.
         policy = self.policy_source.load_model()
         kind = resolve_reference_kind(self.reference_kind, policy)
-        if kind == "frozen_copy" and not self.schedule.never_needs_reference:
+        if kind == "frozen_copy" and (self.constrained_sft is not None or not self.schedule.never_needs_reference):
             self.reference_model = make_frozen_copy(policy)
             self.reference = ReferencePolicy(self.reference_model, adapter_disabled_view=False)
         elif kind == "disabled_adapter":
@@ -144,7 +153,10 @@ class SafeFineTuner(LightningModule):
 
         hidden = decoder_hidden_states(self.policy_model, input_ids, attention_mask)[:, :-1][response]
         reference_hidden = None
-        if self.reference is not None and self._reference_needed(beta_example):
+        constraint_beta = None
+        if self.constrained_sft is not None:
+            constraint_beta = self.constrained_sft.betas(response_positions(response))[response]
+        if self.reference is not None and (constraint_beta is not None or self._reference_needed(beta_example)):
             # A risk estimator that already ran the reference over this batch (the probe callback)
             # leaves its final hidden states here, so no forward pass runs twice.
             full = batch.get(REFERENCE_HIDDEN_KEY)
@@ -160,6 +172,7 @@ class SafeFineTuner(LightningModule):
             self.reference.head if reference_hidden is not None and self.reference is not None else None,
             self.divergence,
             self.kl_chunk_size,
+            constraint_beta=constraint_beta,
         )
         return sums, beta_example
 

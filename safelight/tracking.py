@@ -42,7 +42,7 @@ def run_params(trainer: Trainer, module: LightningModule, seed: Any) -> dict[str
     params: dict[str, Any] = {"seed": seed, "git_sha": git_sha()}
     if isinstance(module, SafeFineTuner):
         params.update(
-            method=getattr(module, "method_name", None) or module.schedule.name,
+            method=module.method_name,
             schedule=repr(module.schedule),
             granularity=module.granularity,
             divergence=module.divergence,

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from safelight.objective.constrained import constrained_token_loss
 from safelight.objective.divergence import Direction, token_kl
 
 Head = Callable[[Tensor], Tensor]
@@ -40,16 +41,24 @@ def _chunk_terms(
     policy_head: Head,
     reference_head: Head | None,
     direction: Direction,
+    constraint_beta: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     policy_logp = torch.log_softmax(policy_head(policy_hidden).float(), dim=-1)
     nll = -policy_logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     if reference_hidden is None or reference_head is None:
         kl = torch.zeros_like(nll)
+        reference_nll = None
     else:
         with torch.no_grad():
             reference_logp = torch.log_softmax(reference_head(reference_hidden).float(), dim=-1)
+            reference_nll = -reference_logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         kl = token_kl(policy_logp, reference_logp, direction)
-    weighted = (1.0 - beta) * nll + beta * kl
+    if constraint_beta is None:
+        weighted = (1.0 - beta) * nll + beta * kl
+    else:
+        if reference_nll is None:
+            raise ValueError("the constrained SFT objective needs the reference at every position")
+        weighted = constrained_token_loss(nll, reference_nll, constraint_beta)
     return weighted.sum(), nll.detach().sum(), kl.detach().sum()
 
 
@@ -63,14 +72,17 @@ def risk_weighted_sums(
     direction: Direction = "forward",
     chunk_size: int = 1024,
     checkpoint_chunks: bool = True,
+    constraint_beta: Tensor | None = None,
 ) -> ObjectiveSums:
     """Sum the weighted objective over N response positions.
 
     policy_hidden: (N, H) with grad; targets: (N,) token ids; beta: (N,) KL weight per position;
     reference_hidden: (N, H) without grad, or None when every beta is 0 (reference skipped).
+    constraint_beta: (N,) per-position betas of the token-wise constrained SFT baseline; when given,
+    that loss replaces the risk-weighted mixture (`beta` is then ignored).
     """
     n = policy_hidden.shape[0]
-    if reference_hidden is None and bool((beta > 0).any()):
+    if reference_hidden is None and constraint_beta is None and bool((beta > 0).any()):
         raise ValueError("beta > 0 at some position but no reference hidden states were given")
     zero = policy_hidden.new_zeros((), dtype=torch.float32)
     weighted, nll, kl = zero, zero.detach(), zero.detach()
@@ -78,7 +90,9 @@ def risk_weighted_sums(
     for start in range(0, n, chunk_size):
         part = slice(start, start + chunk_size)
         ref_part = None if reference_hidden is None else reference_hidden[part]
-        args = (policy_hidden[part], targets[part], beta[part], ref_part, policy_head, reference_head, direction)
+        constraint_part = None if constraint_beta is None else constraint_beta[part]
+        args = (policy_hidden[part], targets[part], beta[part], ref_part, policy_head, reference_head, direction,
+                constraint_part)
         if use_checkpoint:
             w, nl, k = checkpoint(_chunk_terms, *args, use_reentrant=False)
         else:
