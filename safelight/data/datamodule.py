@@ -46,6 +46,9 @@ class SafetyDataModule(LightningDataModule):
             `max_risk`. Never scored as safe.
         max_length: rows are truncated to this many tokens; rows left without any response token
             are dropped and counted (`data/rows_dropped_truncated`).
+        filter_risk_at: the judge-filtering baseline: rows whose judge risk reaches this value are
+            dropped before training and counted (`data/rows_dropped_filter`). Needs `judge`. If every
+            row is dropped, the run trains zero steps (the filter did its job), rather than failing.
     """
 
     def __init__(
@@ -60,8 +63,11 @@ class SafetyDataModule(LightningDataModule):
         judge_batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
+        filter_risk_at: float | None = None,
     ) -> None:
         super().__init__()
+        if filter_risk_at is not None and judge is None:
+            raise ValueError("data.filter_risk_at needs data.judge: filtering reads the judge's risk")
         self.scenario = scenario
         self.judge = judge
         self.cache_dir = cache_dir
@@ -72,6 +78,7 @@ class SafetyDataModule(LightningDataModule):
         self.judge_batch_size = judge_batch_size
         self.num_workers = num_workers
         self.seed = seed
+        self.filter_risk_at = filter_risk_at
         self.tokenizer: Any = None
         self.train_dataset: datasets.Dataset | None = None
         self.test_rows: list[Row] | None = None
@@ -120,6 +127,13 @@ class SafetyDataModule(LightningDataModule):
             risks = [math.nan] * len(rows)  # filled each step by a probe callback, or refused
         records = [{"messages": r["messages"], "kind": r.get("kind", ""), "risk": risk}
                    for r, risk in zip(rows, risks) if not (self.judge is not None and math.isnan(risk))]
+        if self.filter_risk_at is not None:
+            kept_records = [r for r in records if r["risk"] < self.filter_risk_at]
+            self.stats["data/rows_dropped_filter"] = len(records) - len(kept_records)
+            if not kept_records:
+                self.stats["data/rows_trained"] = 0
+                return _empty_train_dataset()
+            records = kept_records
         max_length = self.max_length
 
         def encode(record: dict[str, Any]) -> dict[str, Any]:
@@ -169,3 +183,15 @@ class SafetyDataModule(LightningDataModule):
         if self.test_rows is None:
             self.test_rows = self._build_test_rows()
         return DataLoader(self.test_rows, batch_size=self.eval_batch_size, collate_fn=list)  # type: ignore[arg-type]
+
+
+def _empty_train_dataset() -> datasets.Dataset:
+    # Every row was filtered out: an empty set with the training columns, so fit runs zero steps.
+    features = datasets.Features({
+        "input_ids": datasets.Sequence(datasets.Value("int64")),
+        "labels": datasets.Sequence(datasets.Value("int64")),
+        "prompt_length": datasets.Value("int64"),
+        "risk": datasets.Value("float64"),
+    })
+    return datasets.Dataset.from_dict({k: [] for k in features}, features=features).with_format(
+        columns=["input_ids", "labels", "prompt_length", "risk"])
