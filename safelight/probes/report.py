@@ -1,0 +1,99 @@
+"""The probe report: a markdown table per layer (with the lexical baseline), a plot, MLflow logging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the report is written to files
+import matplotlib.pyplot as plt  # noqa: E402
+
+from safelight.probes.train import EVAL_SETS, Fitted, ProbeExperiment  # noqa: E402
+
+SET_TITLES = {"val": "validation", "test": "test (in-distribution)", "cross": "cross-source test"}
+METRICS = ("auroc", "accuracy", "tpr_at_1fpr")
+
+
+def _row(label: str, fitted: Fitted, sets: list[str]) -> str:
+    cells = [label, f"{fitted.l2:g}"]
+    for s in sets:
+        m = fitted.metrics[s]
+        cells += [f"{m['auroc']:.3f}", f"{m['accuracy']:.3f}", f"{m['tpr_at_1fpr']:.3f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(exp: ProbeExperiment) -> str:
+    sets = [s for s in EVAL_SETS if s in exp.best.metrics]
+    head = ["layer", "L2"] + [f"{SET_TITLES[s]} {m}" for s in sets for m in ("AUROC", "acc", "TPR@1%FPR")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for layer, fitted in sorted(exp.per_layer.items()):
+        mark = " (selected)" if layer == exp.best_layer else ""
+        lines.append(_row(f"{layer}{mark}", fitted, sets))
+    lines.append(_row("lexical baseline", exp.lexical, sets))
+    return "\n".join(lines)
+
+
+def split_summary(counts: dict[str, dict[str, Any]]) -> str:
+    lines = ["| set | sources | harmful | benign |", "|---|---|---|---|"]
+    for name, info in counts.items():
+        lines.append(f"| {name} | {', '.join(info['sources'])} | {info['harmful']} | {info['benign']} |")
+    return "\n".join(lines)
+
+
+def plot_layers(exp: ProbeExperiment, path: Path, title: str) -> Path:
+    layers = sorted(exp.per_layer)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, s in enumerate(s for s in EVAL_SETS if s in exp.best.metrics):
+        colour = f"C{i}"
+        ax.plot(layers, [exp.per_layer[layer].metrics[s]["auroc"] for layer in layers], "o-", color=colour,
+                label=f"probe, {SET_TITLES[s]}")
+        ax.axhline(exp.lexical.metrics[s]["auroc"], color=colour, ls="--", lw=1, label=f"lexical, {SET_TITLES[s]}")
+    ax.axvline(exp.best_layer, color="grey", ls=":", lw=1)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("AUROC")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def flat_metrics(exp: ProbeExperiment) -> dict[str, float]:
+    """`probe/auroc` etc.: the selected probe on the cross-source test (else the in-distribution test)."""
+    out: dict[str, float] = {"probe/best_layer": float(exp.best_layer)}
+    headline = "cross" if "cross" in exp.best.metrics else "test"
+    for m in METRICS:
+        out[f"probe/{m}"] = exp.best.metrics[headline][m]
+        out[f"probe/lexical_{m}"] = exp.lexical.metrics[headline][m]
+    for s, metrics in exp.best.metrics.items():
+        for m in METRICS:
+            out[f"probe/{s}_{m}"] = metrics[m]
+            out[f"probe/lexical_{s}_{m}"] = exp.lexical.metrics[s][m]
+    return out
+
+
+def log_to_mlflow(
+    exp: ProbeExperiment, params: dict[str, Any], files: list[Path], tracking_uri: str, experiment: str,
+    artifact_location: str,
+) -> str:
+    import mlflow
+
+    from safelight.tracking import ensure_local_store
+
+    ensure_local_store(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=str(Path(artifact_location).resolve()))
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(flat_metrics(exp))
+        for layer, fitted in exp.per_layer.items():
+            for s, metrics in fitted.metrics.items():
+                mlflow.log_metric(f"probe/layer_{s}_auroc", metrics["auroc"], step=layer)
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="probe")
+        return run.info.run_id
