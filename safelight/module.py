@@ -18,6 +18,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from safelight.data.chat import IGNORE_INDEX
+from safelight.distributed import ReferenceSharding, ShardedReferencePolicy, shard_for_strategy
 from safelight.eval.evaluator import SafetyEvaluator
 from safelight.models.forward import decoder_hidden_states, output_head
 from safelight.models.reference import ReferenceKind, ReferencePolicy, make_frozen_copy, resolve_reference_kind
@@ -55,6 +56,9 @@ class SafeFineTuner(LightningModule):
             per-position betas; the risk schedule is then not used.
         method: the label runs are compared under (MLflow param `method`), e.g. `adaptive_critic`;
             defaults to `c_sft` or the schedule's name.
+        reference_sharding: under FSDP, shard the frozen reference like the policy (`shard`: memory
+            / world size, one all-gather per layer) or keep a full copy per rank (`replicate`: no
+            communication). Ignored under DDP and on one device. See safelight/distributed.py.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class SafeFineTuner(LightningModule):
         evaluator: SafetyEvaluator | None = None,
         constrained_sft: ConstrainedSFTSettings | None = None,
         method: str | None = None,
+        reference_sharding: ReferenceSharding = "shard",
     ) -> None:
         super().__init__()
         self.policy_source = policy
@@ -78,6 +83,8 @@ class SafeFineTuner(LightningModule):
         self.granularity = granularity
         self.optimizer_factory = optimizer
         self.kl_chunk_size = kl_chunk_size
+        self.reference_sharding = reference_sharding
+        self.reference_is_sharded = False
         self.evaluator = evaluator
         self.constrained_sft = constrained_sft
         self.method_name = method or ("c_sft" if constrained_sft is not None else schedule.name)
@@ -108,7 +115,13 @@ class SafeFineTuner(LightningModule):
             self.reference = ReferencePolicy(self.reference_model, adapter_disabled_view=False)
         elif kind == "disabled_adapter":
             self.reference = ReferencePolicy(policy, adapter_disabled_view=True)
-        self.policy_model = policy
+        # from_pretrained returns eval mode; Lightning keeps submodule modes, so train explicitly
+        # (dropout, LoRA dropout). The frozen reference stays in eval mode.
+        self.policy_model = policy.train()
+        self.reference_is_sharded = shard_for_strategy(self, self.reference_model, self.reference_sharding,
+                                                       REFERENCE_PREFIX)
+        if self.reference_is_sharded and self.reference is not None:
+            self.reference = ShardedReferencePolicy(self.reference.model, self.reference.adapter_disabled_view)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         assert self.policy_model is not None
@@ -137,8 +150,9 @@ class SafeFineTuner(LightningModule):
 
     def _reference_needed(self, beta: Tensor) -> bool:
         local = bool((beta > 0).any())
-        if self._world_size() > 1:
+        if self.reference_is_sharded and self._world_size() > 1:
             # A sharded reference runs collectives: every rank must agree to run it or skip it.
+            # A replicated one (DDP, `replicate`) is skipped by each rank on its own.
             return self.trainer.strategy.reduce_boolean_decision(local, all=False)
         return local
 

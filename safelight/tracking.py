@@ -70,7 +70,7 @@ class MLflowConfigArtifact(SaveConfigCallback):
         seed = self.config.get("seed_everything")
         for logger in loggers:
             with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, f"config_{stage}.yaml")
+                path = os.path.join(tmp, f"config_{getattr(stage, 'value', stage)}.yaml")
                 Path(path).write_text(text)
                 logger.experiment.log_artifact(logger.run_id, path, artifact_path="config")
             logger.log_hyperparams(run_params(trainer, pl_module, seed))
