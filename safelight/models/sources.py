@@ -26,6 +26,11 @@ class LoraSettings:
     dropout: float = 0.05
     target_modules: list[str] | str = field(default="all-linear")
 
+    def __post_init__(self) -> None:
+        from safelight.models.validation import check_lora_settings
+
+        check_lora_settings(self)
+
 
 def torch_dtype(name: DType) -> torch.dtype | str:
     return "auto" if name == "auto" else getattr(torch, name)
@@ -71,7 +76,14 @@ def attach_lora(model: nn.Module, settings: LoraSettings) -> nn.Module:
         target_modules=settings.target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    try:
+        return get_peft_model(model, config)
+    except ValueError as error:
+        if "not found in the base model" not in str(error):
+            raise
+        from safelight.models.validation import lora_target_error
+
+        raise lora_target_error(error, settings, model) from error
 
 
 class PretrainedPolicy(PolicySource):
@@ -88,6 +100,9 @@ class PretrainedPolicy(PolicySource):
         attn_implementation: str | None = None,
         tokenizer_name_or_path: str | None = None,
     ) -> None:
+        from safelight.models.validation import check_pretrained_settings
+
+        check_pretrained_settings(gguf_file, trust_remote_code, dtype, lora)
         self.name_or_path = name_or_path
         self.gguf_file = gguf_file
         self.dtype = dtype
@@ -116,6 +131,9 @@ class PretrainedPolicy(PolicySource):
         return tokenizer
 
     def load_base_model(self) -> nn.Module:
+        from safelight.models.validation import check_dtype_for_device
+
+        check_dtype_for_device(self.dtype)
         kwargs = self._common() | {"dtype": torch_dtype(self.dtype)}
         if self.attn_implementation:
             kwargs["attn_implementation"] = self.attn_implementation
