@@ -19,6 +19,11 @@ def unwrap_peft(model: nn.Module) -> nn.Module:
 
 def decoder_hidden_states(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
     """Last hidden state (after the final norm) of shape (batch, seq, hidden)."""
+    from safelight.distributed import is_fully_sharded, root_forward_hidden_states
+
+    if is_fully_sharded(model):
+        # FSDP2 gathers the embeddings and head only in the root's forward hooks.
+        return root_forward_hidden_states(model, input_ids, attention_mask)
     decoder = unwrap_peft(model).get_decoder()
     out = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
     return out.last_hidden_state
