@@ -54,19 +54,29 @@ class SafelightCLI(LightningCLI):
             if isinstance(uri, str):
                 ensure_local_store(uri)
 
-    def instantiate_classes(self) -> None:
-        super().instantiate_classes()
-        # The data module tokenises with the policy's own tokenizer.
-        if isinstance(self.datamodule, SafetyDataModule) and isinstance(self.model, SafeFineTuner):
-            self.datamodule.tokenizer = self.model.tokenizer
-
     def after_fit(self) -> None:
         config = self.config.get("fit", self.config)
         if not config.get("evaluate_after_fit", True) or self.trainer.fast_dev_run:
             return
         if getattr(self.model, "evaluator", None) is None or self.trainer.interrupted:
             return
-        self.trainer.test(self.model, datamodule=self.datamodule, verbose=True)
+        self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
+        if self.trainer.is_global_zero:
+            print(before_after_table(self.trainer.callback_metrics))
+
+
+def before_after_table(metrics: dict[str, Any]) -> str:
+    """A compact before (reference) / after (fine-tuned policy) view of the evaluation."""
+    from safelight.eval.metrics import SAFETY_METRICS
+
+    lines = ["", "| metric | before fine-tuning | after fine-tuning |", "|---|---:|---:|"]
+    for name in SAFETY_METRICS:
+        after, before = metrics.get(f"eval/{name}"), metrics.get(f"eval_reference/{name}")
+        if after is None and before is None:
+            continue
+        fmt = lambda v: "-" if v is None else f"{float(v):.3f}"  # noqa: E731
+        lines.append(f"| {name} | {fmt(before)} | {fmt(after)} |")
+    return "\n".join(lines)
 
 
 def _as_list(value: Any) -> list[Any]:
