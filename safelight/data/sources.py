@@ -40,12 +40,15 @@ class RowSource(ABC):
         columns: canonical name -> source column, for the columns whose names differ.
         limit: keep a seeded random sample of at most this many records (None: all).
         seed: the sample's seed.
+        where: keep only records whose (source) columns equal these values, e.g. {is_safe: false}.
     """
 
-    def __init__(self, columns: dict[str, str] | None = None, limit: int | None = None, seed: int = 0) -> None:
+    def __init__(self, columns: dict[str, str] | None = None, limit: int | None = None, seed: int = 0,
+                 where: dict[str, str | int | float | bool | None] | None = None) -> None:
         self.columns = dict(columns or {})
         self.limit = limit
         self.seed = seed
+        self.where = dict(where or {})
 
     @abstractmethod
     def describe(self) -> str:
@@ -58,6 +61,13 @@ class RowSource(ABC):
         """Records with canonical keys: every `required` column, and each `optional` one the source has."""
         dataset = self.load_dataset()
         present = set(dataset.column_names)
+        for column in self.where:
+            if column not in present:
+                raise MissingColumnError(f"{self.describe()} has no column {column!r} (used by `where`); "
+                                         f"its columns are {sorted(present)}")
+        if self.where:
+            where = self.where
+            dataset = dataset.filter(lambda r: all(r[c] == v for c, v in where.items()), desc="where")
         selected: dict[str, str] = {}
         for canonical in required:
             column = self.columns.get(canonical, canonical)
@@ -97,8 +107,9 @@ class HubDataset(RowSource):
 
     def __init__(self, path: str, name: str | None = None, split: str = "train", revision: str | None = None,
                  data_files: str | list[str] | None = None, columns: dict[str, str] | None = None,
-                 limit: int | None = None, seed: int = 0) -> None:
-        super().__init__(columns, limit, seed)
+                 limit: int | None = None, seed: int = 0,
+                 where: dict[str, str | int | float | bool | None] | None = None) -> None:
+        super().__init__(columns, limit, seed, where)
         self.path = path
         self.name = name
         self.split = split
@@ -118,8 +129,9 @@ class LocalFile(RowSource):
     """A local JSONL / JSON / CSV / Parquet file (format from the suffix unless given)."""
 
     def __init__(self, path: str, format: FileFormat = "auto", columns: dict[str, str] | None = None,
-                 limit: int | None = None, seed: int = 0) -> None:
-        super().__init__(columns, limit, seed)
+                 limit: int | None = None, seed: int = 0,
+                 where: dict[str, str | int | float | bool | None] | None = None) -> None:
+        super().__init__(columns, limit, seed, where)
         self.path = path
         self.format = format
 
