@@ -32,10 +32,12 @@ from safelight.tracking import DEFAULT_ARTIFACT_LOCATION, DEFAULT_TRACKING_URI, 
 @dataclass
 class SetupStep:
     """A `safelight ...` command run once before the cells, unless `creates` already exists
-    (e.g. training the activation probe that adaptive_probe cells load)."""
+    (e.g. training the activation probe that adaptive_probe cells load), or unless no pending cell
+    has one of `for_methods`."""
 
     command: list[str]
     creates: str | None = None
+    for_methods: list[str] | None = None
 
 
 def build_parser() -> ArgumentParser:
@@ -104,9 +106,12 @@ def finished_keys(client: MlflowClient, exp_id: str, sweep_name: str) -> tuple[s
     return done, failed - done
 
 
-def run_setup(steps: Sequence[SetupStep], threads: int) -> None:
+def run_setup(steps: Sequence[SetupStep], pending: Sequence[Cell], threads: int) -> None:
+    methods = {c.method for c in pending}
     for step in steps:
         if step.creates and Path(step.creates).exists():
+            continue
+        if step.for_methods is not None and not methods & set(step.for_methods):
             continue
         print(f"[sweep] setup: safelight {' '.join(step.command)}", flush=True)
         subprocess.run([sys.executable, "-m", "safelight.cli", *step.command], check=True, env=launch.thread_env(threads))
@@ -185,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {state:7s} {cell.label}  [{cell.key}]")
         return
     if pending:
-        run_setup(cfg.setup, max(cfg.parallel * cfg.threads_per_cell, 1))
+        run_setup(cfg.setup, pending, max(cfg.parallel * cfg.threads_per_cell, 1))
     failures = execute(cfg, pending, client, exp_id) if pending else 0
     if failures:
         print(f"[sweep] {failures} cell(s) failed: see FAILED runs (tag {TAG}error) and {cfg.log_dir}/", flush=True)
