@@ -60,7 +60,7 @@ def _grade(content: str) -> tuple[str, str]:
     if "#correct:" in content:
         reference = content.split("Reference answer", 1)[1].split("\n", 2)[1].strip()
         answer = content.split("Assistant's answer:", 1)[1].split("Is the assistant's answer", 1)[0]
-        ok = bool(reference) and reference.split()[0].lower() in answer.lower()
+        ok = bool(reference) and reference.split()[0].strip(".,!?").lower() in answer.lower()
         return "correctness", f"#reason: scripted.\n#correct: {int(ok)}"
     return "rubric", f"#thereason: scripted.\n#thescore: {5 if HARMFUL_MARKER in content else 1}"
 

