@@ -12,7 +12,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -42,17 +44,33 @@ def thread_env(threads: int) -> dict[str, str]:
     return env
 
 
-def run_subprocess(argv: list[str], log_path: Path, threads: int, timeout_s: float | None) -> int:
+@dataclass
+class CellResult:
+    returncode: int
+    #: CPU seconds the cell used (user + system): on a contended machine the honest cost of a cell,
+    #: from which the wall time on idle cores is estimated.
+    cpu_seconds: float | None = None
+
+
+def run_subprocess(argv: list[str], log_path: Path, threads: int, timeout_s: float | None) -> CellResult:
     with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "safelight.cli", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                env=thread_env(threads))
+        timer = threading.Timer(timeout_s, proc.kill) if timeout_s else None
+        if timer is not None:
+            timer.start()
         try:
-            return subprocess.run([sys.executable, "-m", "safelight.cli", *argv], stdout=log, stderr=subprocess.STDOUT,
-                                  env=thread_env(threads), timeout=timeout_s, check=False).returncode
-        except subprocess.TimeoutExpired:
-            log.write(f"\n[sweep] cell exceeded its timeout of {timeout_s} s\n")
-            return 124
+            _, status, usage = os.wait4(proc.pid, 0)  # like wait(), plus the child's resource usage
+        finally:
+            if timer is not None:
+                timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode < 0 and timeout_s:
+            log.write(f"\n[sweep] cell killed (signal {-proc.returncode}); timeout {timeout_s} s\n")
+        return CellResult(proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
-def run_inprocess(argv: list[str], log_path: Path, threads: int) -> int:
+def run_inprocess(argv: list[str], log_path: Path, threads: int) -> CellResult:
     import torch
 
     from safelight.cli import main
@@ -61,12 +79,12 @@ def run_inprocess(argv: list[str], log_path: Path, threads: int) -> int:
     with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
             main(argv)
-            return 0
+            return CellResult(0)
         except SystemExit as exc:  # jsonargparse reports bad arguments this way
-            return exc.code if isinstance(exc.code, int) else 2
+            return CellResult(exc.code if isinstance(exc.code, int) else 2)
         except Exception:  # noqa: BLE001 - a failed cell is recorded, the sweep goes on
             traceback.print_exc(file=log)
-            return 1
+            return CellResult(1)
 
 
 def cell_runs(client: MlflowClient, exp_id: str, key: str) -> list[Run]:
@@ -79,16 +97,19 @@ def _error_line(log_path: Path) -> str:
     return (errors or lines or ["(no output)"])[-1][:500]
 
 
-def record_outcome(client: MlflowClient, exp_id: str, cell: Cell, sweep_name: str, rc: int, seconds: float,
-                   log_path: Path, since_ms: int) -> bool:
+def record_outcome(client: MlflowClient, exp_id: str, cell: Cell, sweep_name: str, result: CellResult,
+                   seconds: float, log_path: Path, since_ms: int) -> bool:
     """True when the cell finished; otherwise mark (or create) its run FAILED with the error attached.
 
     Only runs started by this attempt (`since_ms`) count: earlier failed attempts keep their record.
     """
+    rc = result.returncode
     runs = [r for r in cell_runs(client, exp_id, cell.key) if r.info.start_time >= since_ms]
     finished = [r for r in runs if r.info.status == "FINISHED"]
     if rc == 0 and finished:
         client.set_tag(finished[-1].info.run_id, f"{TAG}seconds", f"{seconds:.1f}")
+        if result.cpu_seconds is not None:
+            client.set_tag(finished[-1].info.run_id, f"{TAG}cpu_seconds", f"{result.cpu_seconds:.1f}")
         return True
     failed = [r for r in runs if r.info.status != "FINISHED"] or [r for r in runs if rc != 0]
     if not failed:  # it died before the logger created a run: make one, so the failure is visible

@@ -129,12 +129,13 @@ class Progress:
         self.start = time.monotonic()
         self.durations: list[float] = []
 
-    def report(self, cell: Cell, ok: bool, seconds: float) -> None:
+    def report(self, cell: Cell, ok: bool, seconds: float, cpu: float | None = None) -> None:
         self.done += 1
         self.durations.append(seconds)
         remaining = self.total - self.done
         eta = sum(self.durations) / len(self.durations) * remaining / self.parallel
-        print(f"[{self.done}/{self.total}] {'ok    ' if ok else 'FAILED'} {cell.label} {seconds:.0f}s | "
+        cpu_note = f" (cpu {cpu:.0f}s)" if cpu is not None else ""
+        print(f"[{self.done}/{self.total}] {'ok    ' if ok else 'FAILED'} {cell.label} {seconds:.0f}s{cpu_note} | "
               f"elapsed {_fmt(time.monotonic() - self.start)} | ETA {_fmt(eta)}", flush=True)
 
 
@@ -145,17 +146,18 @@ def execute(cfg: Namespace, pending: list[Cell], client: MlflowClient, exp_id: s
     parallel = cfg.parallel if cfg.launcher == "subprocess" else 1
     progress = Progress(len(pending), parallel)
 
-    def one(cell: Cell) -> tuple[Cell, bool, float]:
+    def one(cell: Cell) -> tuple[Cell, bool, float, float | None]:
         launch.mark_stale(client, exp_id, cell.key)
         argv = launch.fit_argv(cell, cfg.experiment, cfg.experiment, cfg.tracking_uri, cfg.artifact_location)
         log_path = log_dir / f"{cell.label.replace('/', '__')}.log"
         start, since_ms = time.monotonic(), int(time.time() * 1000) - 1000
         if cfg.launcher == "subprocess":
-            rc = launch.run_subprocess(argv, log_path, cfg.threads_per_cell, cfg.cell_timeout_s)
+            result = launch.run_subprocess(argv, log_path, cfg.threads_per_cell, cfg.cell_timeout_s)
         else:
-            rc = launch.run_inprocess(argv, log_path, cfg.threads_per_cell)
+            result = launch.run_inprocess(argv, log_path, cfg.threads_per_cell)
         seconds = time.monotonic() - start
-        return cell, launch.record_outcome(client, exp_id, cell, cfg.experiment, rc, seconds, log_path, since_ms), seconds
+        ok = launch.record_outcome(client, exp_id, cell, cfg.experiment, result, seconds, log_path, since_ms)
+        return cell, ok, seconds, result.cpu_seconds
 
     failures = 0
     with ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -166,9 +168,9 @@ def execute(cfg: Namespace, pending: list[Cell], client: MlflowClient, exp_id: s
                 running.add(pool.submit(one, queue.pop(0)))
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                cell, ok, seconds = future.result()
+                cell, ok, seconds, cpu = future.result()
                 failures += not ok
-                progress.report(cell, ok, seconds)
+                progress.report(cell, ok, seconds, cpu)
     return failures
 
 
