@@ -43,7 +43,9 @@ TASK_TRAIN: tuple[str, ...] = (
     "translate {k} into zorbish .",
     "in zorbish , what is {k} ?",
 )
+# "what does {k} translate to in zorbish ?" was tried and dropped: after mixed fine-tuning the toy
+# model read it as a how-to request ("... to ...") and answered with the step list.
 TASK_EVAL: tuple[str, ...] = (
     "give me the zorbish for {k} .",
-    "what does {k} translate to in zorbish ?",
+    "what is the zorbish for {k} ?",
 )

@@ -65,8 +65,9 @@ def test_left_padded_batch_generation_matches_one_by_one(toy_tokenizer: PreTrain
     batched = generate_responses(model, toy_tokenizer, prompts, max_new_tokens=8, batch_size=3)
     single = [generate_responses(model, toy_tokenizer, [p], max_new_tokens=8)[0] for p in prompts]
     assert batched == single
+    model.train()
     sampled = generate_responses(model, toy_tokenizer, prompts, 4, do_sample=True, num_return_sequences=2)
-    assert len(sampled) == 6 and model.training is False
+    assert len(sampled) == 6 and model.training  # the caller's mode is restored
 
 
 @pytest.mark.slow
