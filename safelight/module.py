@@ -170,25 +170,49 @@ class SafeFineTuner(LightningModule):
         constraint_beta = None
         if self.constrained_sft is not None:
             constraint_beta = self.constrained_sft.betas(response_positions(response))[response]
+        kl_rows = beta_example > 0 if constraint_beta is None else torch.ones_like(beta_example, dtype=torch.bool)
         if self.reference is not None and (constraint_beta is not None or self._reference_needed(beta_example)):
-            # A risk estimator that already ran the reference over this batch (the probe callback)
-            # leaves its final hidden states here, so no forward pass runs twice.
-            full = batch.get(REFERENCE_HIDDEN_KEY)
-            if full is None:
-                full = self.reference.hidden_states(input_ids, attention_mask)
-            reference_hidden = full[:, :-1][response].clone()
-        sums = risk_weighted_sums(
-            hidden,
-            targets[response],
-            beta_token.float(),
-            output_head(self.policy_model),
-            reference_hidden,
-            self.reference.head if reference_hidden is not None and self.reference is not None else None,
-            self.divergence,
-            self.kl_chunk_size,
-            constraint_beta=constraint_beta,
-        )
-        return sums, beta_example
+            reference_hidden = self._reference_hidden(batch, kl_rows, response)
+        head = output_head(self.policy_model)
+        reference_head = self.reference.head if reference_hidden is not None and self.reference is not None else None
+        targets = targets[response]
+
+        def sums_over(where: Tensor | slice, with_reference: bool) -> ObjectiveSums:
+            return risk_weighted_sums(
+                hidden[where], targets[where], beta_token[where].float(), head,
+                reference_hidden if with_reference else None, reference_head if with_reference else None,
+                self.divergence, self.kl_chunk_size,
+                constraint_beta=None if constraint_beta is None else constraint_beta[where],
+            )
+
+        kl_tokens = kl_rows[:, None].expand_as(response)[response]
+        if reference_hidden is None or bool(kl_tokens.all()):
+            return sums_over(slice(None), reference_hidden is not None), beta_example
+        # Rows with beta = 0 need neither the reference nor its head: only the NLL is computed there.
+        with_kl, plain = sums_over(kl_tokens, True), sums_over(~kl_tokens, False)
+        return ObjectiveSums(weighted=with_kl.weighted + plain.weighted, nll=with_kl.nll + plain.nll,
+                             kl=with_kl.kl + plain.kl, n_tokens=with_kl.n_tokens + plain.n_tokens), beta_example
+
+    def _reference_hidden(self, batch: dict[str, Tensor], rows: Tensor, response: Tensor) -> Tensor:
+        """The reference's final hidden states at the response positions of `rows`, in order.
+
+        The reference runs on those rows only, so its cost follows the share of risky examples, not
+        of batches that contain one. A sharded reference runs (on one row) even when this rank has
+        none, because the other ranks' all-gathers need it.
+        """
+        assert self.reference is not None
+        selected = response & rows[:, None]
+        full = batch.get(REFERENCE_HIDDEN_KEY)
+        if full is not None:
+            # A risk estimator already ran the reference over this batch (the probe callback):
+            # no forward pass runs twice.
+            return full[:, :-1][selected]
+        run = rows if bool(rows.any()) else torch.arange(len(rows), device=rows.device) == 0
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+        if not bool(run.all()):
+            input_ids, attention_mask = input_ids[run], attention_mask[run]
+        # Indexing copies out of the inference-mode tensor into an ordinary one.
+        return self.reference.hidden_states(input_ids, attention_mask)[:, :-1][selected[run]]
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         sums, beta_example = self.objective_sums(batch)

@@ -19,6 +19,7 @@ from torch.utils.checkpoint import checkpoint
 
 from safelight.objective.constrained import constrained_token_loss
 from safelight.objective.divergence import Direction, token_kl
+from safelight.objective.fused import fused_risk_weighted_sums, is_plain_linear
 
 Head = Callable[[Tensor], Tensor]
 
@@ -73,6 +74,7 @@ def risk_weighted_sums(
     chunk_size: int = 1024,
     checkpoint_chunks: bool = True,
     constraint_beta: Tensor | None = None,
+    fused: bool = True,
 ) -> ObjectiveSums:
     """Sum the weighted objective over N response positions.
 
@@ -80,10 +82,19 @@ def risk_weighted_sums(
     reference_hidden: (N, H) without grad, or None when every beta is 0 (reference skipped).
     constraint_beta: (N,) per-position betas of the token-wise constrained SFT baseline; when given,
     that loss replaces the risk-weighted mixture (`beta` is then ignored).
+    fused: with plain `nn.Linear` heads and gradients enabled, use objective/fused.py (same values
+    and gradients, no recomputation); other heads (soft-capped, adapted) take the checkpointed path.
     """
     n = policy_hidden.shape[0]
     if reference_hidden is None and constraint_beta is None and bool((beta > 0).any()):
         raise ValueError("beta > 0 at some position but no reference hidden states were given")
+    if (fused and constraint_beta is None and torch.is_grad_enabled() and is_plain_linear(policy_head)
+            and (reference_hidden is None or is_plain_linear(reference_head))):
+        # Plain linear heads (the common case): gradients in closed form during the forward pass,
+        # nothing recomputed in backward (see objective/fused.py).
+        weighted, nll_sum, kl_sum = fused_risk_weighted_sums(policy_hidden, targets, beta, policy_head,  # type: ignore[arg-type]
+                                                             reference_hidden, reference_head, direction, chunk_size)  # type: ignore[arg-type]
+        return ObjectiveSums(weighted=weighted, nll=nll_sum, kl=kl_sum, n_tokens=n)
     zero = policy_hidden.new_zeros((), dtype=torch.float32)
     weighted, nll, kl = zero, zero.detach(), zero.detach()
     use_checkpoint = checkpoint_chunks and torch.is_grad_enabled() and policy_hidden.requires_grad
