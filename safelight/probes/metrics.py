@@ -28,7 +28,20 @@ def probe_metrics(scores: Tensor, labels: Tensor, threshold: float) -> dict[str,
 
 
 def best_threshold(scores: Tensor, labels: Tensor) -> float:
-    """The threshold that maximises balanced accuracy (mean of TPR and TNR) on these scores."""
+    """The threshold that maximises balanced accuracy (mean of TPR and TNR) on these scores.
+
+    Separable validation data leaves a range of equally good thresholds; of those, the one nearest
+    0.5 is kept (the calibrated probabilities' natural cut), not the extreme ROC corner.
+    """
     fpr, tpr, thresholds = binary_roc(scores.float(), labels.long())
-    best = int(torch.argmax(tpr - fpr))
-    return float(thresholds[best].clamp(0.0, 1.0))
+    thresholds = thresholds.clamp(0.0, 1.0)
+    j = tpr - fpr
+    best_choice, best_gap = 0.5, float("inf")
+    for b in torch.nonzero(j >= j.max() - 1e-9).flatten().tolist():
+        # Any threshold in (next lower score, thresholds[b]] classifies these scores alike.
+        high = float(thresholds[b])
+        low = float(thresholds[b + 1]) if b + 1 < len(thresholds) else 0.0
+        choice = min(max(0.5, low + 1e-6), high) if low < high else high
+        if abs(choice - 0.5) < best_gap:
+            best_choice, best_gap = choice, abs(choice - 0.5)
+    return best_choice
