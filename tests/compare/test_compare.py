@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from safelight.compare.cli import main
@@ -19,26 +20,23 @@ EXPERIMENT = "synthetic"
 def add_run(client: MlflowClient, exp_id: str, method: str, scenario: str, seed: int, metrics: dict[str, float],
             status: str = "FINISHED", curve: list[float] | None = None) -> str:
     tags = {"sweep.method": method, "sweep.scenario": scenario, "sweep.seed": str(seed), "sweep.judge_recall": "1.0"}
-    run = client.create_run(exp_id, tags=tags)
-    rid = run.info.run_id
-    for key, value in metrics.items():
-        client.log_metric(rid, f"eval/{key}", value)
-    client.log_metric(rid, "eval_reference/asr", 0.0)
-    client.log_metric(rid, "eval_reference/utility", 0.9)
+    rid = client.create_run(exp_id, tags=tags).info.run_id
+    logged = [Metric(f"eval/{k}", v, 0, 0) for k, v in metrics.items()]
+    logged += [Metric("eval_reference/asr", 0.0, 0, 0), Metric("eval_reference/utility", 0.9, 0, 0)]
     for step, value in enumerate(curve or []):
-        client.log_metric(rid, "curve/asr", value, step=10 * step)
-        client.log_metric(rid, "curve/utility", 1 - value, step=10 * step)
-        client.log_metric(rid, "train/risk_step", 1.0, step=10 * step)
-        client.log_metric(rid, "train/beta_step", 0.9, step=10 * step)
+        logged += [Metric("curve/asr", value, 0, 10 * step), Metric("curve/utility", 1 - value, 0, 10 * step),
+                   Metric("train/risk_step", 1.0, 0, 10 * step), Metric("train/beta_step", 0.9, 0, 10 * step)]
+    client.log_batch(rid, metrics=logged)  # one call: building the store dominates this file's time
     client.set_terminated(rid, status)
     return rid
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> str:
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{root}/mlflow.db"
     client = MlflowClient(uri)
-    exp_id = client.create_experiment(EXPERIMENT, artifact_location=str(tmp_path / "artifacts"))
+    exp_id = client.create_experiment(EXPERIMENT, artifact_location=str(root / "artifacts"))
     for seed, asr in enumerate([1.0, 0.8, 0.6]):
         add_run(client, exp_id, "sft", "harmful", seed, {"asr": asr, "utility": 0.5, "over_refusal": 0.0},
                 curve=[0.0, asr])
@@ -54,7 +52,7 @@ def store(tmp_path: Path) -> str:
 
 def test_table_numbers_are_mean_and_sample_std_over_seeds(store: str, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    main(["--experiment", EXPERIMENT, "--tracking_uri", store, "--out", str(out)])
+    main(["--experiment", EXPERIMENT, "--tracking_uri", store, "--out", str(out), "--no_mlflow_log"])
     table = pd.read_csv(out / "table.csv").set_index(["scenario", "method"])
     sft = table.loc[("harmful", "sft")]
     assert sft["n"] == 3

@@ -31,10 +31,16 @@ def test_fit_logs_a_safety_curve_with_steps(tiny_model_dir: Path, tmp_path: Path
           "--trainer.max_steps=4", "--trainer.enable_checkpointing=false", "--evaluate_after_fit=false",
           "--model.evaluator.init_args.max_new_tokens=3", "--trainer.logger.init_args.experiment_name=curve",
           "--trainer.callbacks+=safelight.callbacks.safety_eval.SafetyEvalCallback",
-          "--trainer.callbacks.every_n_steps=2", "--trainer.callbacks.n_harmful=4", "--trainer.callbacks.n_benign=3"])
+          "--trainer.callbacks.every_n_steps=2", "--trainer.callbacks.n_harmful=4", "--trainer.callbacks.n_benign=3",
+          "--trainer.callbacks+=safelight.callbacks.risk_record.RiskBetaRecorder"])
     mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
     (run,) = mlflow.search_runs(experiment_names=["curve"], output_format="list")
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "curve/asr")
     assert sorted(m.step for m in history) == [0, 2, 4]
     assert all(0.0 <= m.value <= 1.0 for m in history)
     assert "curve/utility_task" in run.data.metrics and "curve/harmfulness" in run.data.metrics
+    # RiskBetaRecorder: one (step, risk, beta) line per training example; harmful rows -> beta 0.9.
+    local = mlflow.MlflowClient().download_artifacts(run.info.run_id, "train/risk_beta.csv", str(tmp_path))
+    lines = Path(local).read_text().splitlines()
+    assert lines[0] == "step,risk,beta" and len(lines) == 1 + 4 * 8
+    assert all(line.split(",")[1:] == ["1", "0.9"] for line in lines[1:])
