@@ -6,7 +6,8 @@ layer l (1..num_layers) the residual stream after decoder block l, before any fi
 The decoder is run through its own `forward` (so every family's embedding scaling, rotary setup
 and mask construction is the real one) with forward hooks on the blocks: a hook records the
 block's output, and when `stop=True` the block of the highest requested layer raises
-`_StopForward`, so the blocks above it are never run.
+`_StopForward`, so the blocks above it are never run (except under FSDP2, whose root forward
+must run whole so its resharding hooks fire; untested here for lack of a multi-GPU machine).
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ def capture_pooled(
     stop: stop after the highest layer (cheapest); otherwise the full decoder runs and its final
     hidden states (after the last norm) are returned as the second value, for reuse by the objective.
     """
+    from safelight.distributed import is_fully_sharded
+
+    # An exception inside an FSDP2 root forward would skip its resharding hooks: run it whole.
+    stop = stop and not is_fully_sharded(model)
     blocks = decoder_blocks(model)
     wanted = sorted(set(int(layer) for layer in layers))
     if not wanted or wanted[0] < 0 or wanted[-1] > len(blocks):
@@ -108,15 +113,32 @@ def capture_pooled(
             lambda _m, _a, out, layer=layer: record(layer, out[0] if isinstance(out, tuple) else out)))
     final = None
     try:
-        out = decoder_of(model)(input_ids=input_ids, attention_mask=attention_mask,
-                      position_ids=position_ids_for(attention_mask), use_cache=False)
-        final = out.last_hidden_state
+        final = _forward(model, input_ids, attention_mask)
     except _StopForward:
         pass
     finally:
         for handle in handles:
             handle.remove()
     return pooled, (None if stop else final)
+
+
+def _forward(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+    """Final hidden states; the decoder alone, or for an FSDP2 model the root forward (whose hooks
+    gather the root parameter group) with the head on one position only."""
+    from safelight.distributed import is_fully_sharded
+
+    position_ids = position_ids_for(attention_mask)
+    if not is_fully_sharded(model):
+        return decoder_of(model)(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                 use_cache=False).last_hidden_state
+    captured: list[Tensor] = []
+    handle = decoder_of(model).register_forward_hook(lambda _m, _a, out: captured.append(out.last_hidden_state))
+    try:
+        model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False,
+              logits_to_keep=1)
+    finally:
+        handle.remove()
+    return captured[0]
 
 
 def pad_batch(ids: Sequence[Sequence[int]], pad_token_id: int, side: PaddingSide) -> tuple[Tensor, Tensor]:
