@@ -28,20 +28,50 @@ def is_plain_linear(head: Any) -> bool:
     return type(head) is nn.Linear
 
 
-def _rowdot(a: Tensor, b: Tensor) -> Tensor:
-    """sum(a * b, -1) without materialising the (rows x vocab) product."""
-    return torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).view(-1)
+class _Workspace:
+    """(chunk x vocab) fp32 buffers allocated once per objective call and reused by every chunk:
+    fresh buffers of this size cost page faults (CPU) or allocator traffic on every chunk."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, Tensor] = {}
+
+    def get(self, name: str, rows: int, like: Tensor, vocab: int) -> Tensor:
+        buf = self.buffers.get(name)
+        if buf is None or buf.shape[0] < rows:
+            buf = self.buffers[name] = torch.empty((rows, vocab), dtype=torch.float32, device=like.device)
+        return buf[:rows]
+
+
+def _logits(h: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor) -> Tensor:
+    if weight.dtype == torch.float32 and h.dtype == torch.float32:
+        return torch.addmm(bias, h, weight.t(), out=out) if bias is not None else torch.mm(h, weight.t(), out=out)
+    return out.copy_(F.linear(h, weight, bias))  # low precision: the logits are upcast for the softmax
+
+
+def _log_softmax_and_softmax_(logits: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:
+    """(log p, p): log p overwrites the logits, p goes into `probs`; no other buffer is touched."""
+    logits.sub_(logits.amax(-1, keepdim=True))
+    torch.exp(logits, out=probs)
+    total = probs.sum(-1, keepdim=True)
+    probs.div_(total)
+    return logits.sub_(total.log_()), probs
+
+
+def _rowsum_product_(a: Tensor, b: Tensor) -> Tensor:
+    """sum(a * b, -1), overwriting `a` (cheaper than a batched dot product on CPU)."""
+    return a.mul_(b).sum(-1)
 
 
 def _chunk(
     h: Tensor, y: Tensor, beta: Tensor, weight: Tensor, bias: Tensor | None,
-    rh: Tensor | None, rweight: Tensor | None, rbias: Tensor | None, direction: Direction,
+    rh: Tensor | None, rweight: Tensor | None, rbias: Tensor | None, direction: Direction, work: _Workspace,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(weighted, nll, kl) sums and dL/dz (fp32) of one chunk; buffers are reused in place."""
-    rows = torch.arange(h.shape[0], device=h.device)
-    logp = F.linear(h, weight, bias).float().log_softmax(-1)
+    """(weighted, nll, kl) sums and dL/dz (fp32, a workspace view) of one chunk."""
+    n, vocab = h.shape[0], weight.shape[0]
+    rows = torch.arange(n, device=h.device)
+    logp, grad = _log_softmax_and_softmax_(_logits(h, weight, bias, work.get("zp", n, h, vocab)),
+                                           work.get("p", n, h, vocab))  # grad starts as p
     nll = -logp[rows, y]
-    grad = logp.exp()  # p
     keep = (1.0 - beta)[:, None]
     if rh is None:
         kl = torch.zeros_like(nll)
@@ -49,14 +79,14 @@ def _chunk(
             grad.mul_(keep)
     else:
         assert rweight is not None
-        logq = F.linear(rh, rweight, rbias).float().log_softmax(-1)
+        logq, q = _log_softmax_and_softmax_(_logits(rh, rweight, rbias, work.get("zq", n, h, vocab)),
+                                            work.get("q", n, h, vocab))
         if direction == "forward":
-            q = logq.exp()
-            kl = _rowdot(q, logq.sub_(logp))  # logq now holds log q - log p
-            grad.sub_(q.mul_(beta[:, None]))
+            grad.addcmul_(q, beta[:, None], value=-1.0)  # before q is overwritten below
+            kl = _rowsum_product_(logq.sub_(logp), q)  # sum q (log q - log p)
         elif direction == "reverse":
             diff = logq.neg_().add_(logp)  # log p - log q
-            kl = _rowdot(grad, diff)
+            kl = _rowsum_product_(q.copy_(grad), diff)  # sum p (log p - log q)
             diff.sub_(kl[:, None]).mul_(grad).mul_(beta[:, None])
             grad.mul_(keep).add_(diff)
         else:
@@ -79,11 +109,12 @@ class _FusedObjective(torch.autograd.Function):
         grad_w = torch.zeros_like(weight) if need_w else None
         grad_b = torch.zeros_like(bias) if need_b and bias is not None else None
         sums = torch.zeros(3, dtype=torch.float32, device=hidden.device)
+        work = _Workspace()
         for start in range(0, hidden.shape[0], chunk_size):
             part = slice(start, start + chunk_size)
             rh = None if ref_hidden is None else ref_hidden[part]
             w, n, k, dz = _chunk(hidden[part], targets[part], beta[part].float(), weight, bias, rh, ref_weight,
-                                 ref_bias, direction)
+                                 ref_bias, direction, work)
             sums += torch.stack([w, n, k])
             dz = dz.to(weight.dtype)
             if grad_h is not None:
