@@ -76,6 +76,20 @@ def log_comparison_run(client: MlflowClient, experiment: str, out: Path) -> str:
     return run.info.run_id
 
 
+def cost_note(runs: pd.DataFrame, cores: int = 2) -> str | None:
+    """Sweep cost from the `sweep.cpu_seconds` tags: on a busy machine wall time says little, while the
+    CPU seconds of single-thread cells divided by the cores is what the grid takes on idle cores."""
+    if "cpu_seconds" not in runs:
+        return None
+    cpu = pd.to_numeric(runs["cpu_seconds"], errors="coerce").dropna()
+    if cpu.empty:
+        return None
+    per_scenario = runs.assign(_cpu=pd.to_numeric(runs["cpu_seconds"], errors="coerce")).groupby("scenario")["_cpu"]
+    detail = ", ".join(f"{k} {v:.0f}s" for k, v in per_scenario.mean().dropna().items())
+    return (f"cost: {len(cpu)} cells, {cpu.sum() / 60:.1f} CPU-minutes (mean per cell: {detail}); "
+            f"about {cpu.sum() / 60 / cores:.1f} min on {cores} idle cores with {cores} single-thread cells at a time")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     ensure_local_store(args.tracking_uri)
@@ -93,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     (out / "table.md").write_text(markdown)
     print(markdown)
     print(f"{len(runs)} finished runs; table: {out / 'table.csv'}, {out / 'table.md'}")
+    note = cost_note(runs)
+    if note:
+        print(note)
+        (out / "cost.txt").write_text(note + "\n")
     if not args.no_figures:
         for note in draw_figures(client, runs, summary, out, args.x_param):
             print(f"figure: {out / note}")
