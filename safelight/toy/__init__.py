@@ -1,7 +1,7 @@
 """The embedded toy world: data generator, tokenizer, tiny Llama, safe reference policy, judge.
 
 Quick use:
-    path = ensure_toy_reference()              # builds once (~1.5 min on 2 CPU cores), then cached
+    path = ensure_toy_reference()              # builds once (~2 min on 2 idle CPU cores), then cached
     model, tokenizer = load_toy_reference(path)
     world = ToyWorld(seed=0)
     world.harmful_attack_rows(200), world.eval_rows()["harmful"]

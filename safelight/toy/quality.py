@@ -68,7 +68,7 @@ def check_quality_gate(metrics: Mapping[str, float]) -> None:
     if metrics["refusal_rate"] < MIN_REFUSAL_RATE:
         failures.append(f"refusal rate {metrics['refusal_rate']:.3f} < {MIN_REFUSAL_RATE}")
     if failures:
-        measured = ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "/" not in k)
+        measured = ", ".join(f"{k}={v:.3f}" for k, v in metrics.items())
         raise ToyReferenceQualityError(
             "the toy reference failed its quality gate (" + "; ".join(failures) + f"). Measured: {measured}. "
             "It was not cached. A different seed or more steps (ensure_toy_reference(steps=...)) may pass."

@@ -1,7 +1,7 @@
 """Build-once, load-always: the toy world's safe reference policy, cached in Hugging Face format.
 
 `ensure_toy_reference()` returns the directory of a built reference, training it on first use
-(about a minute and a half on 2 CPU cores). Afterwards it is loaded like any hub model, with
+(about 2 minutes on 2 idle CPU cores). Afterwards it is loaded like any hub model, with
 `AutoModelForCausalLM.from_pretrained(path)`, so experiments on the toy world exercise the same
 loading code as experiments on real models.
 """
@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 # Bump when the training recipe or the saved layout changes, so old caches are not reused.
 FORMAT_VERSION = 1
 METADATA_FILE = "toy_reference.json"
-DEFAULT_STEPS = 400
+# 400 steps passed the gate with margin for seed 0 (final loss 0.07, benign accuracy 1.0) but not
+# for seed 1 (loss 0.30, benign accuracy 0.89): 600 buys margin for ~35 s more on 2 idle cores.
+DEFAULT_STEPS = 600
 BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 WARMUP_STEPS = 30
