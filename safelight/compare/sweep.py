@@ -147,6 +147,9 @@ def execute(cfg: Namespace, pending: list[Cell], client: MlflowClient, exp_id: s
     progress = Progress(len(pending), parallel)
 
     def one(cell: Cell) -> tuple[Cell, bool, float, float | None]:
+        # Checked again at launch: another sweep process on the same experiment may have run it.
+        if any(r.info.status == "FINISHED" for r in launch.cell_runs(client, exp_id, cell.key)):
+            return cell, True, 0.0, None
         launch.mark_stale(client, exp_id, cell.key)
         argv = launch.fit_argv(cell, cfg.experiment, cfg.experiment, cfg.tracking_uri, cfg.artifact_location)
         log_path = log_dir / f"{cell.label.replace('/', '__')}.log"
