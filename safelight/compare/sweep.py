@@ -131,9 +131,10 @@ class Progress:
 
     def report(self, cell: Cell, ok: bool, seconds: float, cpu: float | None = None) -> None:
         self.done += 1
-        self.durations.append(seconds)
+        if seconds > 0:  # 0: finished by another process meanwhile; not a duration sample
+            self.durations.append(seconds)
         remaining = self.total - self.done
-        eta = sum(self.durations) / len(self.durations) * remaining / self.parallel
+        eta = sum(self.durations) / max(len(self.durations), 1) * remaining / self.parallel
         cpu_note = f" (cpu {cpu:.0f}s)" if cpu is not None else ""
         print(f"[{self.done}/{self.total}] {'ok    ' if ok else 'FAILED'} {cell.label} {seconds:.0f}s{cpu_note} | "
               f"elapsed {_fmt(time.monotonic() - self.start)} | ETA {_fmt(eta)}", flush=True)
