@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: the report is written to files
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from safelight.probes.train import EVAL_SETS, Fitted, ProbeExperiment  # noqa: E402
 
@@ -51,6 +52,7 @@ def plot_layers(exp: ProbeExperiment, path: Path, title: str) -> Path:
                 label=f"probe, {SET_TITLES[s]}")
         ax.axhline(exp.lexical.metrics[s]["auroc"], color=colour, ls="--", lw=1, label=f"lexical, {SET_TITLES[s]}")
     ax.axvline(exp.best_layer, color="grey", ls=":", lw=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer")
     ax.set_ylabel("AUROC")
     ax.set_title(title, fontsize=9)
