@@ -92,3 +92,16 @@ def test_unknown_method_filter_is_refused(tmp_path: Path, tiny_model_dir: Path) 
     config = write_sweep(tmp_path, tiny_model_dir, {"sft": [str(CFG / "method" / "sft.yaml")]})
     with pytest.raises(SystemExit, match="unknown methods"):
         main(["--config", str(config), "--only_methods=[nope]"])
+
+
+@pytest.mark.parametrize("path", sorted((CFG / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_sweep_configs_expand_to_existing_configs(path: Path, monkeypatch) -> None:
+    from safelight.compare.sweep import build_parser, cells_of
+
+    monkeypatch.chdir(REPO)
+    assert path.read_text().startswith(f"# safelight sweep --config configs/sweeps/{path.name}")
+    cells = cells_of(build_parser().parse_args(["--config", str(path)]))
+    assert cells and len({c.key for c in cells}) == len(cells)
+    for cell in cells:
+        configs = [cell.args[i + 1] for i, a in enumerate(cell.args) if a == "--config"]
+        assert all((REPO / c).exists() for c in configs), cell.label
