@@ -20,8 +20,9 @@ What is measured, and why it is honest:
   same in both variants) is printed beside it.
 - CUDA: torch.cuda.max_memory_allocated (tensors only) and max_memory_reserved (with the caching
   allocator's slack), baseline 0.
-The random-init model is big enough that weights dominate (activations of a 4 x 64-token batch are
-small next to ~0.8 GB of float32 weights), which is the regime of 3B-8B models with LoRA.
+The random-init model (~220M parameters, 0.85 GB in float32) is big enough that weights dominate a
+2-row batch with gradient checkpointing (as configs/real/base.yaml trains), which is the regime of
+3B-8B models with LoRA.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def batches(model_dir: Path, batch_size: int, n_batches: int) -> list[dict[str, 
     return [collate([row] * batch_size) for _ in range(n_batches)]
 
 
-def run_variant(variant: str, model_dir: Path, steps: int, batch_size: int, device: str) -> dict[str, Any]:
+def run_variant(variant: str, model_dir: Path, steps: int, batch_size: int, device: str,
+                checkpointing: bool) -> dict[str, Any]:
     """One variant in this process; returns its memory figures."""
     import torch
     from lightning.pytorch import Trainer
@@ -92,7 +94,8 @@ def run_variant(variant: str, model_dir: Path, steps: int, batch_size: int, devi
     data = batches(model_dir, batch_size, steps)
     gc.collect()
     baseline = proc_status_mib("VmRSS") if device == "cpu" else 0.0
-    policy = PretrainedPolicy(str(model_dir), lora=LoraSettings(r=64, alpha=16, dropout=0.0))
+    policy = PretrainedPolicy(str(model_dir), lora=LoraSettings(r=64, alpha=16, dropout=0.0),
+                              gradient_checkpointing=checkpointing)
     module = SafeFineTuner(policy, schedule=PaperClampSchedule(), reference=variant)  # type: ignore[arg-type]
     module.configure_model()  # load + LoRA + (frozen_copy) the copy; Lightning's call is then a no-op
     gc.collect()
@@ -122,14 +125,17 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--intermediate", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--no-gradient-checkpointing", dest="checkpointing", action="store_false",
+                        help="keep every activation (configs/real/base.yaml checkpoints, as here by default)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
 
     if args.variant:  # child: one variant, JSON on the last stdout line
-        print(json.dumps(run_variant(args.variant, args.model_dir, args.steps, args.batch_size, args.device)))
+        print(json.dumps(run_variant(args.variant, args.model_dir, args.steps, args.batch_size, args.device,
+                                     args.checkpointing)))
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,11 +144,13 @@ def main() -> None:
         for variant in VARIANTS:
             cmd = [sys.executable, __file__, "--variant", variant, "--model-dir", str(model_dir), "--steps",
                    str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device]
+            cmd += [] if args.checkpointing else ["--no-gradient-checkpointing"]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     lean, copy = results
     print(f"model: {lean['params'] / 1e6:.0f}M parameters ({lean['trainable'] / 1e6:.1f}M LoRA), "
-          f"{lean['steps']} steps, batch {args.batch_size}, device {args.device}")
+          f"{lean['steps']} steps, batch {args.batch_size}, gradient checkpointing {args.checkpointing}, "
+          f"device {args.device}")
     print(f"{'reference':<18}{'baseline MiB':>13}{'train peak MiB':>16}{'footprint MiB':>15}"
           f"{'process peak MiB':>18}{'fit s':>7}")
     for r in results:
