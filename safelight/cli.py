@@ -14,12 +14,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from safelight.callbacks.finite_loss import FiniteLossGuard
 from safelight.data.datamodule import SafetyDataModule
+from safelight.errors import check_config_files, run_cleanly
 from safelight.module import SafeFineTuner
+from safelight.resume import MLflowRunRecord, ResumableCheckpoint, checkpoint_dir, prepare_resume
 from safelight.tracking import DEFAULT_ARTIFACT_LOCATION, DEFAULT_TRACKING_URI, MLflowConfigArtifact, ensure_local_store
 
 DEFAULT_LOGGER: dict[str, Any] = {
@@ -46,6 +52,9 @@ class SafelightCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument("--evaluate_after_fit", type=bool, default=True,
                             help="Run the held-out safety/utility evaluation once fit ends.")
+        parser.add_argument("--checkpoint_every_n_train_steps", type=int | None, default=None,
+                            help="Also write checkpoints/<experiment>/<config digest>/last.ckpt every N optimizer "
+                                 "steps (it is always written at each epoch end); resume with --ckpt_path last.")
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
@@ -53,6 +62,25 @@ class SafelightCLI(LightningCLI):
             uri = _init_arg(logger, "tracking_uri")
             if isinstance(uri, str):
                 ensure_local_store(uri)
+        self.resumed_from: Path | None = None
+        if self.subcommand == "fit":
+            if config.get("weights_only") is None:
+                config.weights_only = True  # a checkpoint never runs pickled code (torch.load weights_only)
+            self.checkpoint_dir = checkpoint_dir(config)  # before prepare_resume sets the logger's run_id
+            self.resumed_from = prepare_resume(config, self.checkpoint_dir)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        trainer_config = config.get("trainer", {})
+        if self.subcommand == "fit":
+            extra = [FiniteLossGuard(), MLflowRunRecord(None if self.resumed_from is None else str(self.resumed_from))]
+            configured = _as_list(self._get(self.config_init, "trainer", default={}).get("callbacks"))
+            if trainer_config.get("enable_checkpointing") is not False and not any(
+                    isinstance(c, ModelCheckpoint) for c in configured):
+                # A fixed, config-specific place, so `--ckpt_path last` finds this command's checkpoint.
+                extra.append(ResumableCheckpoint(self.checkpoint_dir, config.get("checkpoint_every_n_train_steps")))
+            kwargs["callbacks"] = configured + extra
+        return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
         config = self.config.get("fit", self.config)
@@ -107,7 +135,10 @@ def main(args: Any = None) -> None:
     if argv and argv[0] in TOOLS:
         importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
         return
-    SafelightCLI(args=args)
+    if argv is not None:
+        run_cleanly(lambda: check_config_files(argv))
+    # Errors in the arguments raise (not print usage and exit), so they are reported as one paragraph.
+    run_cleanly(lambda: SafelightCLI(args=args, parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False}))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,29 @@ def run_params(trainer: Trainer, module: LightningModule, seed: Any) -> dict[str
         judge = getattr(datamodule, "judge", None)
         params["judge"] = judge.identity if judge is not None else "none"
         params.update({k.replace("/", "_"): v for k, v in getattr(datamodule, "stats", {}).items()})
+        if judge is not None:
+            params.update(judge_params(datamodule, judge))
     return {k: v for k, v in params.items() if v is not None}
+
+
+def judge_params(datamodule: Any, judge: Any) -> dict[str, Any]:
+    """The failure policy and what this process's precompute did: items found in the cache vs sent
+    to the judge, and the judge's own retry / timeout / failure counters (HTTP judges)."""
+    params: dict[str, Any] = {"judge_failure_policy": getattr(datamodule, "failure_policy", None)}
+    params.update(getattr(datamodule, "judge_precompute", None) or {})  # judge_items, judge_cached, ...
+    stats = getattr(judge, "stats", None)
+    if hasattr(stats, "as_dict"):
+        for key, value in stats.as_dict().items():
+            if key != "http_status":
+                params[f"judge_{key}"] = value
+    return params
+
+
+def new_params(logger: MLFlowLogger, params: dict[str, Any]) -> dict[str, Any]:
+    """Drop params the run already holds with another value: MLflow forbids changing a param, and a
+    resumed run (same run id) legitimately differs in e.g. how many scores came from the cache."""
+    existing = logger.experiment.get_run(logger.run_id).data.params
+    return {k: v for k, v in params.items() if k not in existing or existing[k] == str(v)[:250]}
 
 
 class MLflowConfigArtifact(SaveConfigCallback):
@@ -73,4 +95,4 @@ class MLflowConfigArtifact(SaveConfigCallback):
                 path = os.path.join(tmp, f"config_{getattr(stage, 'value', stage)}.yaml")
                 Path(path).write_text(text)
                 logger.experiment.log_artifact(logger.run_id, path, artifact_path="config")
-            logger.log_hyperparams(run_params(trainer, pl_module, seed))
+            logger.log_hyperparams(new_params(logger, run_params(trainer, pl_module, seed)))

@@ -18,7 +18,7 @@ from safelight.data.collate import ChatCollator
 from safelight.data.risk import FailurePolicy, cached_risks, precompute_scores
 from safelight.data.rows import check_eval_row, check_train_row
 from safelight.data.scenario import Row, Scenario
-from safelight.data.windows import ResponseTokenWindows
+from safelight.data.resumable_windows import ResumableWindows
 from safelight.judges.base import Judge
 from safelight.judges.cache import JudgeScoreCache
 
@@ -83,6 +83,7 @@ class SafetyDataModule(LightningDataModule):
         self.train_dataset: datasets.Dataset | None = None
         self.test_rows: list[Row] | None = None
         self.stats: dict[str, Any] = {}
+        self.judge_precompute: dict[str, int] = {}  # this process's cache hits / judge calls / failures
 
     # ------------------------------------------------------------------ rows
     def _train_rows(self) -> list[Row]:
@@ -99,7 +100,8 @@ class SafetyDataModule(LightningDataModule):
     def prepare_data(self) -> None:
         # One process per node: the only place the judge is called.
         if self.judge is not None:
-            precompute_scores(self._train_rows(), self.judge, self._cache(), self.failure_policy, self.judge_batch_size)
+            self.judge_precompute = precompute_scores(self._train_rows(), self.judge, self._cache(),
+                                                      self.failure_policy, self.judge_batch_size)
 
     def _resolve_tokenizer(self) -> Any:
         if self.tokenizer is None and self.trainer is not None:
@@ -161,7 +163,7 @@ class SafetyDataModule(LightningDataModule):
         return rows
 
     # ----------------------------------------------------------- loaders
-    def train_dataloader(self) -> ResponseTokenWindows:
+    def train_dataloader(self) -> ResumableWindows:
         assert self.train_dataset is not None
         tokenizer = self._resolve_tokenizer()
         trainer = self.trainer
@@ -177,7 +179,10 @@ class SafetyDataModule(LightningDataModule):
             num_workers=self.num_workers,
         )
         accumulate = trainer.accumulate_grad_batches if trainer is not None else 1
-        return ResponseTokenWindows(loader, accumulate, epoch=lambda: trainer.current_epoch if trainer else 0)
+        # Resumable mid-epoch: a checkpoint records the batches of the epoch the trainer has processed.
+        return ResumableWindows(loader, accumulate, epoch=lambda: trainer.current_epoch if trainer else 0,
+                                batches_done=lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
+                                if trainer else 0)
 
     def test_dataloader(self) -> DataLoader:
         if self.test_rows is None:

@@ -1,0 +1,70 @@
+"""kill -9 during `safelight fit`, then the same command with `--ckpt_path last`: the run continues
+from the last checkpoint (mid-epoch), in the same MLflow run, and ends exactly where an
+uninterrupted run with the same seed ends.
+
+Tolerance: exact (rtol=0, atol=0) for the final weights and for every logged per-step train metric
+and every eval metric. On CPU with one thread the same ops run in the same order, and the
+resumed loader regenerates the epoch's order (seed, epoch) and skips the batches already trained.
+(Exactness needs a model without dropout: Lightning does not checkpoint the RNG streams.)
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import torch
+
+from .helpers import REPO, metric_history, mlflow_runs, start_safelight, tiny_fit_args
+
+EXPERIMENT = "resume"
+STEPS, KILL_AT, EVERY = 14, 10, 4  # 6 batches per epoch: the last checkpoint before the kill is step 8, mid-epoch 1
+
+
+def _weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_kill_9_then_ckpt_path_last_matches_an_uninterrupted_run(tiny_model_dir: Path, tmp_path: Path) -> None:
+    args = tiny_fit_args(tiny_model_dir, EXPERIMENT, f"--checkpoint_every_n_train_steps={EVERY}", n=24, steps=STEPS)
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    clean.mkdir(), crashed.mkdir()
+    reference = start_safelight(args, clean, clean / "fit.log")
+    killed = start_safelight(args, crashed, crashed / "killed.log",
+                             wrapper=[str(REPO / "tests" / "reliability" / "kill_at_step.py"), str(KILL_AT)])
+    assert killed.wait(timeout=300) == -signal.SIGKILL, (crashed / "killed.log").read_text()[-3000:]
+    (last,) = (crashed / "checkpoints" / EXPERIMENT).glob("*/last.ckpt")
+    saved = torch.load(last, map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 8 and saved["epoch"] == 1  # mid-epoch: 2 of its 6 batches trained
+    (killed_run,) = mlflow_runs(crashed, EXPERIMENT)
+    assert killed_run.info.status == "RUNNING"  # no cleanup ran: SIGKILL
+
+    resumed = start_safelight([*args, "--ckpt_path", "last"], crashed, crashed / "resumed.log")
+    assert resumed.wait(timeout=300) == 0, (crashed / "resumed.log").read_text()[-3000:]
+    assert reference.wait(timeout=300) == 0, (clean / "fit.log").read_text()[-3000:]
+
+    # The same MLflow run continued, tagged with the checkpoint it resumed from.
+    (run,) = mlflow_runs(crashed, EXPERIMENT)
+    assert run.info.run_id == killed_run.info.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["safelight.resumed_from"].endswith("last.ckpt")
+    (ref_run,) = mlflow_runs(clean, EXPERIMENT)
+
+    # Final weights: bit-identical. The resumed run wrote to the same folder (one last.ckpt there).
+    (ref_last,) = (clean / "checkpoints" / EXPERIMENT).glob("*/last.ckpt")
+    assert list((crashed / "checkpoints" / EXPERIMENT).glob("*/*.ckpt")) == [last]
+    assert last.parent.name == ref_last.parent.name  # same config digest, same folder name
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == STEPS
+    got, expected = _weights(last), _weights(ref_last)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=0, msg=key)
+
+    # Every per-step train metric at every step (the killed steps 9-10 were replayed), and the evaluation.
+    step_keys = [k for k in ref_run.data.metrics if k.startswith("train/") and k.endswith("_step")]
+    assert step_keys
+    for key in step_keys:
+        ref_history = metric_history(clean, ref_run.info.run_id, key)
+        assert len(ref_history) == STEPS
+        assert metric_history(crashed, run.info.run_id, key) == ref_history, key
+    eval_keys = [k for k in ref_run.data.metrics if k.startswith(("eval/", "eval_reference/"))]
+    assert eval_keys and {k: run.data.metrics[k] for k in eval_keys} == {k: ref_run.data.metrics[k] for k in eval_keys}
