@@ -8,12 +8,15 @@ message naming every field that differs: activations of another model are meanin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from safelight.probes.classifier import ClassifierKind, ProbeModel
 from safelight.probes.features import Pooling
@@ -44,6 +47,7 @@ class ProbeMetadata:
     calibration: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     sources: dict[str, list[str]] = field(default_factory=dict)
+    weights_fingerprint: str | None = None
     format_version: int = FORMAT_VERSION
 
 
@@ -62,16 +66,42 @@ def save_probe(model: ProbeModel, meta: ProbeMetadata, path: str | Path) -> Path
     return path
 
 
-def expected_fields(model_identity: str, hidden_size: int, num_layers: int | None = None) -> dict[str, Any]:
+def weights_fingerprint(model: nn.Module) -> str | None:
+    """A hash of a slice of the input embeddings and the first block's weights, rounded to bfloat16.
+
+    The identity names a recipe (a hub id, "toy-reference-seed0"); the weights behind it can change
+    (a rebuilt toy reference, a new hub revision). bfloat16 rounding makes float32 and bfloat16
+    copies of the same weights agree. None where the weights are sharded or not materialised.
+    """
+    from safelight.models.forward import unwrap_peft
+    from safelight.probes.features import decoder_blocks
+
+    base = unwrap_peft(model)
+    tensors = [base.get_input_embeddings().weight, next(decoder_blocks(base)[0].parameters())]
+    digest = hashlib.sha256()
+    for t in tensors:
+        if t.is_meta or type(t.data).__name__ == "DTensor":
+            return None  # DTensor (FSDP2) or meta: no local full copy to hash
+        values = t.detach().flatten()[:4096].to("cpu", torch.bfloat16).view(torch.int16)
+        digest.update(values.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def expected_fields(model_identity: str, hidden_size: int, num_layers: int | None = None,
+                    fingerprint: str | None = None) -> dict[str, Any]:
     fields: dict[str, Any] = {"model_identity": model_identity, "hidden_size": hidden_size}
     if num_layers is not None:
         fields["num_layers"] = num_layers
+    if fingerprint is not None:
+        fields["weights_fingerprint"] = fingerprint
     return fields
 
 
 def check_compatible(meta: ProbeMetadata, expected: dict[str, Any], where: str) -> None:
+    # A probe saved without a fingerprint (or a sharded model without one) skips that check only.
     diffs = [f"{key}: probe has {getattr(meta, key)!r}, the model has {value!r}"
-             for key, value in expected.items() if getattr(meta, key) != value]
+             for key, value in expected.items()
+             if getattr(meta, key) != value and not (key == "weights_fingerprint" and getattr(meta, key) is None)]
     if diffs:
         raise ProbeMismatchError(
             f"probe {where} was trained on another model's activations and cannot score this one ("

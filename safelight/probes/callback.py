@@ -23,7 +23,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from safelight.models.forward import unwrap_peft
-from safelight.probes.artifact import expected_fields, load_probe
+from safelight.probes.artifact import expected_fields, load_probe, weights_fingerprint
 from safelight.probes.classifier import ProbeModel
 from safelight.probes.features import capture_pooled, num_layers
 
@@ -56,7 +56,8 @@ class ProbeRiskCallback(Callback):
                 "use a schedule with a KL term"
             )
         base = unwrap_peft(reference.model)
-        expected = expected_fields(pl_module.policy_source.identity, base.config.hidden_size, num_layers(base))
+        expected = expected_fields(pl_module.policy_source.identity, base.config.hidden_size, num_layers(base),
+                                   weights_fingerprint(reference.model))
         self.probe, self.meta = load_probe(self.probe_path, expected)
         self.probe.to(pl_module.device)
         if self.reference_pass == "auto":

@@ -11,7 +11,7 @@ import torch
 
 from safelight.models.forward import unwrap_peft
 from safelight.models.sources import PolicySource
-from safelight.probes.artifact import ProbeMetadata, save_probe
+from safelight.probes.artifact import ProbeMetadata, save_probe, weights_fingerprint
 from safelight.probes.classifier import ClassifierKind
 from safelight.probes.features import PaddingSide, Pooling, num_layers, prompt_features
 from safelight.probes.prompts import PromptSet
@@ -84,6 +84,7 @@ def train_probe(
         model_identity=model.identity, hidden_size=unwrap_peft(lm).config.hidden_size, num_layers=total_layers,
         layer=exp.best_layer, pooling=pooling, classifier=classifier, mlp_hidden=mlp_hidden, l2=best.l2,
         threshold=best.threshold, metrics=flat_metrics(exp),
+        weights_fingerprint=weights_fingerprint(lm),
         sources={"train": list(train_sources), "val": list(val_sources or []), "test": list(test_sources or [])},
     )
     save_probe(best.model, meta, out)

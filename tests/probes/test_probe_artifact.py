@@ -34,3 +34,29 @@ def test_mismatched_metadata_is_refused_naming_the_field(tmp_path: Path, identit
 def test_missing_probe_names_the_command(tmp_path: Path) -> None:
     with pytest.raises(ProbeNotFoundError, match="safelight probe --config"):
         load_probe(tmp_path / "absent.safetensors")
+
+
+def test_fingerprint_tells_weights_apart_but_not_dtypes(tiny_lm) -> None:
+    import copy
+
+    from safelight.probes.artifact import weights_fingerprint
+
+    model, _ = tiny_lm
+    same = weights_fingerprint(model)
+    assert same is not None and weights_fingerprint(copy.deepcopy(model).to(torch.bfloat16)) == same
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other.get_input_embeddings().weight.add_(0.01)
+    assert weights_fingerprint(other) != same
+
+
+def test_probe_for_other_weights_under_the_same_identity_is_refused(tmp_path: Path) -> None:
+    from safelight.probes.artifact import ProbeMetadata, save_probe
+    from safelight.probes.classifier import ProbeModel
+
+    meta = ProbeMetadata(model_identity="toy", hidden_size=16, num_layers=4, layer=2, pooling="last",
+                         weights_fingerprint="aaaa")
+    path = save_probe(ProbeModel(16), meta, tmp_path / "p.safetensors")
+    with pytest.raises(ProbeMismatchError, match="weights_fingerprint"):
+        load_probe(path, expected_fields("toy", 16, 4, "bbbb"))
+    load_probe(path, expected_fields("toy", 16, 4, None))  # sharded model: no fingerprint to compare
