@@ -95,7 +95,8 @@ def test_fit_with_lora_jsonl_and_http_judge(tiny_llama3_dir: Path, judge_server,
         assert metric in run.data.metrics, metric
     params = run.data.params
     assert params["lora"] == "True" and params["scenario"] == "mixed_p0.25" and params["method"] == "adaptive_critic"
-    assert params["data_rows"] == "16" and "127.0.0.1" in params["judge"]
+    assert params["data_rows"] == "16" and params["data_rows_dropped_truncated"] == "0"
+    assert "127.0.0.1" in params["judge"]
 
     # Export: a plain HF directory that reproduces the fine-tuned policy (LoRA merged).
     (checkpoint,) = list((tmp_path / "checkpoints").rglob("*.ckpt")) or list(tmp_path.rglob("*.ckpt"))
