@@ -89,7 +89,7 @@ class SafetyDataModule(LightningDataModule):
     def _train_rows(self) -> list[Row]:
         rows = self.scenario.train_rows()
         for i, row in enumerate(rows):
-            check_train_row(row, f"scenario {self.scenario.name!r} training row {i}")
+            check_train_row(row, f"scenario {self.scenario.name!r} training row {i}{_row_origin(row)}")
         if not rows:
             raise NoTrainableRowsError(f"scenario {self.scenario.name!r} produced no training rows")
         return rows
@@ -188,6 +188,19 @@ class SafetyDataModule(LightningDataModule):
         if self.test_rows is None:
             self.test_rows = self._build_test_rows()
         return DataLoader(self.test_rows, batch_size=self.eval_batch_size, collate_fn=list)  # type: ignore[arg-type]
+
+
+def _row_origin(row: Row) -> str:
+    """Where a row came from and how it starts: scenarios sample and shuffle, so the row index alone
+    does not point at the line of the user's file."""
+    messages = row.get("messages")
+    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"] \
+        if isinstance(messages, list) else []
+    prompt = users[-1] if users and isinstance(users[-1], str) else None
+    parts = [str(row["source"])] if row.get("source") else []
+    if prompt is not None:
+        parts.append(f"prompt {prompt[:60]!r}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _empty_train_dataset() -> datasets.Dataset:
