@@ -13,6 +13,7 @@ from safelight.models.forward import unwrap_peft
 from safelight.models.sources import PolicySource
 from safelight.probes.artifact import ProbeMetadata, save_probe, weights_fingerprint
 from safelight.probes.classifier import ClassifierKind
+from safelight.probes.feature_cache import cached_features
 from safelight.probes.features import PaddingSide, Pooling, num_layers, prompt_features
 from safelight.probes.prompts import PromptSet
 from safelight.probes.report import flat_metrics, log_to_mlflow, markdown_table, plot_layers, split_summary
@@ -45,6 +46,7 @@ def train_probe(
     padding_side: PaddingSide = "left",
     max_length: int | None = 512,
     output: str = "probes/probe.safetensors",
+    feature_cache_dir: str = ".safelight_cache/probe_features",
     log_mlflow: bool = True,
     tracking_uri: str = DEFAULT_TRACKING_URI,
     experiment_name: str = "safelight-probe",
@@ -59,6 +61,7 @@ def train_probe(
             test split), for selection and calibration, and for the cross-source test.
         layers: layers to probe (default: every block output, 1..num_layers).
         output: the probe's safetensors file; its metadata, report and plot go beside it.
+        feature_cache_dir: extracted activations per prompt, reused by later runs on the same model.
     """
     started = time.time()
     tokenizer = model.load_tokenizer()
@@ -72,9 +75,12 @@ def train_probe(
     used = sorted(set(splits.train + splits.val + splits.test + splits.cross))
     rows = [rows[i] for i in used]  # extract features only for prompts some split uses
     splits = make_splits(rows, train_sources, val_sources or [], test_sources or [], test_fraction, val_fraction, seed)
+    key = {"model": model.identity, "weights": weights_fingerprint(lm), "layers": layers, "pooling": pooling,
+           "max_length": max_length}
     with torch.no_grad():
-        features = prompt_features(lm, tokenizer, [r["messages"] for r in rows], layers, pooling,
-                                   batch_size, padding_side, max_length)
+        features = cached_features(feature_cache_dir, key, [r["messages"] for r in rows],
+                                   lambda todo: prompt_features(lm, tokenizer, todo, layers, pooling, batch_size,
+                                                                padding_side, max_length))
     feature_seconds = time.time() - started
     exp = run_experiment(rows, features, layers, splits, l2_grid or [1e-4, 1e-3, 1e-2, 1e-1], classifier, seed, mlp_hidden)
 

@@ -32,7 +32,8 @@ def test_end_to_end_on_tiny_model(tiny_model_dir: Path, tmp_path: Path, monkeypa
     main(["probe", "--config", str(CONFIGS / "toy.yaml"), "--model", "safelight.models.sources.PretrainedPolicy",
           "--model.name_or_path", str(tiny_model_dir), "--prompts.init_args.max_per_source", "40",
           "--output", str(out), "--l2_grid", "[0.01]", "--tracking_uri", f"sqlite:///{tmp_path}/mlflow.db",
-          "--artifact_location", str(tmp_path / "artifacts")])
+          "--artifact_location", str(tmp_path / "artifacts"), "--feature_cache_dir", str(tmp_path / "fcache")])
+    assert len(list((tmp_path / "fcache").glob("features-*.safetensors"))) == 1
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["model_identity"] == str(tiny_model_dir) and meta["hidden_size"] == 32 and meta["layer"] in (1, 2)
     report = out.with_name("probe_report.md").read_text()
