@@ -97,14 +97,14 @@ def test_empty_assistant_turn_is_named(tmp_path: Path, tokenizer) -> None:
     rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
             {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  "}]}]
     dm = make_dm(tmp_path, ListScenario(rows), None, tokenizer)
-    with pytest.raises(RowError, match="training row 1: the assistant turn is empty"):
+    with pytest.raises(RowError, match=r"training row 1 \(prompt 'hi'\): the assistant turn is empty"):
         dm.setup("fit")
 
 
 def test_missing_field_is_named(tmp_path: Path, tokenizer) -> None:
     rows = [{"prompt": "hi", "response": "hello"}]
     dm = make_dm(tmp_path, ListScenario(rows), None, tokenizer)
-    with pytest.raises(RowError, match="training row 0: missing required field 'messages'"):
+    with pytest.raises(RowError, match="training row 0.*missing required field 'messages'"):
         dm.setup("fit")
 
 
