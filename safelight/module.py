@@ -69,7 +69,7 @@ class SafeFineTuner(LightningModule):
         divergence: Direction = "forward",
         granularity: Granularity = "example",
         optimizer: OptimizerCallable = _adamw,
-        kl_chunk_size: int = 1024,
+        kl_chunk_size: int = 256,
         evaluator: SafetyEvaluator | None = None,
         constrained_sft: ConstrainedSFTSettings | None = None,
         method: str | None = None,
