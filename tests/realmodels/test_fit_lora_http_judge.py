@@ -99,7 +99,8 @@ def test_fit_with_lora_jsonl_and_http_judge(tiny_llama3_dir: Path, judge_server,
     assert "127.0.0.1" in params["judge"]
 
     # Export: a plain HF directory that reproduces the fine-tuned policy (LoRA merged).
-    (checkpoint,) = list((tmp_path / "checkpoints").rglob("*.ckpt")) or list(tmp_path.rglob("*.ckpt"))
+    # The newest checkpoint holds the final weights (however many the checkpoint callback keeps).
+    checkpoint = max(tmp_path.rglob("*.ckpt"), key=lambda p: p.stat().st_mtime_ns)
     out = tmp_path / "exported"
     main(["export", "--checkpoint", str(checkpoint), *[a for c in configs for a in ("--config", c)], "--output", str(out)])
     exported = AutoModelForCausalLM.from_pretrained(out).eval()
