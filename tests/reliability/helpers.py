@@ -25,18 +25,29 @@ def tiny_fit_args(model_dir: Path, experiment: str, *extra: str, n: int = 16, st
     ]
 
 
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false", PYTHONHASHSEED="0")
-    return env
+def subprocess_env(**extra: str) -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+                MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false", PYTHONHASHSEED="0", **extra)
 
 
-def start_safelight(argv: list[str], cwd: Path, log: Path, wrapper: list[str] | None = None) -> subprocess.Popen[bytes]:
+def start_safelight(argv: list[str], cwd: Path, log: Path, wrapper: list[str] | None = None,
+                    env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`python -m safelight.cli ...` (or a wrapper script that calls it) in `cwd`, output to `log`."""
     command = [sys.executable, *(wrapper or ["-m", "safelight.cli"]), *argv]
     with open(log, "wb") as out:
-        return subprocess.Popen(command, cwd=cwd, env=subprocess_env(), stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=cwd, env=subprocess_env(**(env or {})), stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def http_judge_args(base_url: str, key_env: str) -> list[str]:
+    """The training-data judge behind an OpenAI-compatible endpoint, its key read from `key_env`."""
+    return ["--data.judge=safelight.judges.OpenAICompatibleJudge", f"--data.judge.base_url={base_url}",
+            "--data.judge.model=judge", f"--data.judge.api_key_env={key_env}", "--data.judge.backoff_s=0.01"]
+
+
+def files_containing(root: Path, needle: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
 
 def mlflow_runs(cwd: Path, experiment: str) -> list[Any]:
