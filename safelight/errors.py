@@ -31,7 +31,8 @@ def _config_files(argv: Sequence[str]) -> list[str]:
         name, eq, value = arg.partition("=")
         if name in CONFIG_FILE_OPTIONS:
             value = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
-            if value.endswith((".yaml", ".yml", ".json")) or (name in ("--config", "-c") and value):
+            # A value without a config suffix may be an inline YAML string: jsonargparse handles that.
+            if value.endswith((".yaml", ".yml", ".json")):
                 files.append(value)
     return files
 
