@@ -31,6 +31,7 @@ from safelight.objective.weights import Granularity, example_betas
 from safelight.training_metrics import TrainingMetrics
 
 REFERENCE_PREFIX = "reference_model."
+POLICY_PREFIX = "policy_model."
 #: Batch key under which a callback may leave the reference's final hidden states (batch, seq, hidden).
 REFERENCE_HIDDEN_KEY = "reference_last_hidden"
 
@@ -129,17 +130,29 @@ class SafeFineTuner(LightningModule):
         return self.optimizer_factory(trainable)
 
     # ---------------------------------------------------------- checkpoints
+    def _frozen_keys(self) -> set[str]:
+        """State-dict keys of weights that never change: the reference and frozen (LoRA base) policy weights."""
+        keys: set[str] = set()
+        if self.reference_model is not None:
+            keys |= {REFERENCE_PREFIX + k for k in self.reference_model.state_dict()}
+        if self.policy_model is not None:
+            keys |= {POLICY_PREFIX + n for n, p in self.policy_model.named_parameters(remove_duplicate=False)
+                     if not p.requires_grad}
+        return keys
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The reference is the initial model: rebuilt from the policy source, never stored twice.
+        # Frozen weights are the initial model, rebuilt from the policy source on load: storing them
+        # would double a full fine-tuning checkpoint and make a LoRA one as large as the base model.
         state = checkpoint.get("state_dict", {})
-        for key in [k for k in state if k.startswith(REFERENCE_PREFIX)]:
+        for key in self._frozen_keys() & set(state):
             del state[key]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.reference_model is not None:
-            state = checkpoint.setdefault("state_dict", {})
-            for key, value in self.reference_model.state_dict().items():
-                state.setdefault(REFERENCE_PREFIX + key, value)
+        state = checkpoint.setdefault("state_dict", {})
+        current = self.state_dict()
+        for key in self._frozen_keys():
+            if key in current:
+                state.setdefault(key, current[key])
 
     # ------------------------------------------------------------- training
     def _world_size(self) -> int:

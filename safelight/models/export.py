@@ -43,12 +43,14 @@ def build_module(configs: Sequence[str], overrides: Sequence[str] = ()) -> Any:
     return module
 
 
-def load_policy_weights(policy: nn.Module, checkpoint: str | Path) -> None:
+def load_policy_weights(policy: nn.Module, checkpoint: str | Path, module: Any = None) -> None:
     """Load the checkpoint's `policy_model.*` tensors strictly (every key, nothing else)."""
     try:
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except FileNotFoundError as error:
         raise ExportError(f"--checkpoint {checkpoint} does not exist") from error
+    if module is not None:
+        module.on_load_checkpoint(saved)  # restores the frozen weights checkpoints leave out
     state = {k[len(POLICY_PREFIX):]: v for k, v in saved.get("state_dict", {}).items() if k.startswith(POLICY_PREFIX)}
     if not state:
         raise ExportError(f"--checkpoint {checkpoint} holds no '{POLICY_PREFIX}*' weights: not a safelight fit checkpoint")
@@ -108,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     module = build_module(args.config, args.override)
-    load_policy_weights(module.policy_model, args.checkpoint)
+    load_policy_weights(module.policy_model, args.checkpoint, module)
     out = export_policy(module, args.output, adapter_only=args.adapter_only, dtype=args.dtype,
                         provenance={"checkpoint": str(args.checkpoint), "configs": list(args.config)})
     kind = "adapter" if args.adapter_only else "merged model"

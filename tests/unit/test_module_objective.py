@@ -104,3 +104,21 @@ def test_reference_is_frozen_and_left_out_of_checkpoints(tiny_model_dir: Path) -
     assert not any(k.startswith("reference_model.") for k in checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     module.load_state_dict(checkpoint["state_dict"], strict=True)
+
+
+def test_lora_checkpoints_hold_only_the_adapter_weights(tiny_model_dir: Path) -> None:
+    from safelight.models.sources import LoraSettings
+
+    module = SafeFineTuner(PretrainedPolicy(str(tiny_model_dir), lora=LoraSettings(r=4, alpha=8)),
+                           schedule=PaperClampSchedule())
+    module.configure_model()
+    assert module.reference_model is None  # the adapter-disabled model is the reference
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    trainable = {"policy_model." + n for n, p in module.policy_model.named_parameters() if p.requires_grad}
+    params = {"policy_model." + n for n, _ in module.policy_model.named_parameters(remove_duplicate=False)}
+    saved_params = set(checkpoint["state_dict"]) & params
+    assert trainable and saved_params == trainable
+    assert all("lora_" in k for k in saved_params)
+    module.on_load_checkpoint(checkpoint)
+    module.load_state_dict(checkpoint["state_dict"], strict=True)
