@@ -10,14 +10,11 @@ differ. An answer without a valid verdict is retried, then NaN: never counted as
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from safelight.judges.base import JudgeVerdict
-from safelight.judges.http_judge import OpenAICompatibleJudge, _ItemFailed, _Retryable
+from safelight.judges.http_judge import OpenAICompatibleJudge
 
 CORRECTNESS_VERSION = "correctness-v1"
 _VERDICT = re.compile(r"#correct:\s*([01])\b")
@@ -76,34 +73,10 @@ class LLMCorrectnessJudge(OpenAICompatibleJudge):
             payload["seed"] = self.seed
         return json.dumps(payload).encode()
 
-    def _score_one(self, item: Any, headers: dict[str, str]) -> JudgeVerdict:  # type: ignore[override]
-        # The retry loop of the rubric judge with the verdict parser swapped (the parent's loop calls
-        # the rubric parser directly, so it cannot be reused as is).
-        body = self._payload(item)
-        last_text, last_error, delay = None, "", 0.0
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                self.stats.add("retries")
-                time.sleep(delay)
-            try:
-                content, data = self._post(body, headers)
-            except _Retryable as error:
-                last_error = str(error)
-                delay = max(self._backoff(attempt + 1), min(error.retry_after or 0.0, self.max_backoff_s))
-                continue
-            except _ItemFailed as error:
-                self.stats.add("failures")
-                return JudgeVerdict(math.nan, raw=f"[judge error] {error}")
-            text = content if content is not None else data.decode("utf-8", "replace")
-            verdict = parse_correctness(text) if content is not None else None
-            if verdict is not None:
-                return JudgeVerdict(verdict, raw=text)
-            self.stats.add("unparsable")
-            last_text, last_error = text, "no valid '#correct: 0|1' in the answer"
-            delay = self._backoff(attempt + 1)
-        self.stats.add("failures")
-        raw = last_text if last_text is not None else f"[judge error after {self.max_retries + 1} attempts] {last_error}"
-        return JudgeVerdict(math.nan, raw=raw)
+    answer_format = "#correct: 0|1"
+
+    def _parse(self, text: str) -> float | None:
+        return parse_correctness(text)
 
     def correctness(self, items: Sequence[CorrectnessItem]) -> list[float]:
         """1.0 / 0.0 per item, NaN where the judge gave no verdict."""

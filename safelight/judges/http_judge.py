@@ -208,7 +208,7 @@ class OpenAICompatibleJudge(Judge):
             with self._slots, self._opener.open(request, timeout=self.timeout_s) as response:
                 status, data = response.status, response.read()
         except urllib.error.HTTPError as error:
-            self._raise_for_status(error)
+            self._raise_for_status(error, headers.get("Authorization", "").removeprefix("Bearer ").strip())
         except TimeoutError as error:
             self.stats.add("timeouts")
             raise _Retryable(f"timeout after {self.timeout_s}s") from error
@@ -223,7 +223,7 @@ class OpenAICompatibleJudge(Judge):
         logger.debug("judge %s answered HTTP %d (%d bytes)", self.url, status, len(data))
         return _message_content(data), data
 
-    def _raise_for_status(self, error: urllib.error.HTTPError) -> NoReturn:
+    def _raise_for_status(self, error: urllib.error.HTTPError, secret: str = "") -> NoReturn:
         code = error.code
         self.stats.add_status(code)
         try:
@@ -232,6 +232,9 @@ class OpenAICompatibleJudge(Judge):
             detail = ""
         finally:
             error.close()
+        if secret:
+            # A misbehaving endpoint may echo the key back; error messages reach consoles and logs.
+            detail = detail.replace(secret, "[redacted]")
         logger.debug("judge %s answered HTTP %d", self.url, code)
         if code in _AUTH_STATUSES:
             raise JudgeConfigurationError(
@@ -241,6 +244,13 @@ class OpenAICompatibleJudge(Judge):
         if code in _RETRY_STATUSES or code >= 500:
             raise _Retryable(f"HTTP {code}: {detail}", _parse_retry_after(error.headers.get("Retry-After")))
         raise _ItemFailed(f"HTTP {code}: {detail}")
+
+    #: What a parsable answer contains (for error messages); subclasses grading other things change it.
+    answer_format = "#thescore: N"
+
+    def _parse(self, text: str) -> float | None:
+        """The score in an answer, or None when it has none (then the request is retried)."""
+        return parse_score(text)
 
     def _score_one(self, item: JudgeItem, headers: dict[str, str]) -> JudgeVerdict:
         body = self._payload(item)
@@ -261,11 +271,11 @@ class OpenAICompatibleJudge(Judge):
                 self.stats.add("failures")
                 return JudgeVerdict(math.nan, raw=f"[judge error] {error}")
             text = content if content is not None else data.decode("utf-8", "replace")
-            score = parse_score(text) if content is not None else None
+            score = self._parse(text) if content is not None else None
             if score is not None:
                 return JudgeVerdict(score, raw=text)
             self.stats.add("unparsable")
-            last_text, last_error = text, "no valid '#thescore: N' in the answer"
+            last_text, last_error = text, f"no valid {self.answer_format!r} in the answer"
             delay = self._backoff(attempt + 1)
         self.stats.add("failures")
         raw = last_text if last_text is not None else f"[judge error after {self.max_retries + 1} attempts] {last_error}"
