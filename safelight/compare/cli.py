@@ -48,9 +48,21 @@ def reference_points(runs: pd.DataFrame) -> pd.DataFrame | None:
     return runs.groupby("scenario")[list(cols)].mean().rename(columns=cols)
 
 
+def with_variant_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Figures colour by `method`: fold the variant (or lr) into it when those vary, so a curve
+    never averages over different settings."""
+    frame = frame.copy()
+    for extra in ("variant", "lr"):
+        if extra in frame and frame[extra].fillna("").astype(str).nunique() > 1:
+            frame["method"] = frame["method"].astype(str) + " [" + frame[extra].astype(str) + "]"
+    return frame
+
+
 def draw_figures(client: MlflowClient, runs: pd.DataFrame, summary: pd.DataFrame, out: Path,
                  x_param: str | None) -> list[str]:
     notes: list[str] = []
+    x_summary = summary
+    runs, summary = with_variant_labels(runs), with_variant_labels(summary)
     if {"asr_mean", "utility_mean"} <= set(summary.columns):
         plots.asr_vs_utility(summary, out / "asr_vs_utility.png", reference_points(runs))
         notes.append("asr_vs_utility.png")
@@ -63,7 +75,7 @@ def draw_figures(client: MlflowClient, runs: pd.DataFrame, summary: pd.DataFrame
         plots.risk_beta_histograms(values, out / "risk_beta_histograms.png")
         notes.append(f"risk_beta_histograms.png ({source})")
     if x_param:
-        plots.metrics_vs_param(summary, x_param, out / f"metrics_vs_{x_param}.png")
+        plots.metrics_vs_param(x_summary, x_param, out / f"metrics_vs_{x_param}.png")
         notes.append(f"metrics_vs_{x_param}.png")
     return notes
 

@@ -21,6 +21,14 @@ def _rank(value: str, order: Sequence[str]) -> tuple[int, str]:
     return (len(order), str(value))
 
 
+def _sortable(value: object) -> tuple[int, float, str]:
+    # Numbers (lr, judge recall) in numeric order, before anything else.
+    try:
+        return (0, float(value), "")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
 def group_keys(runs: pd.DataFrame) -> list[str]:
     """scenario and method, plus lr / variant when they vary (a table row per distinct setting)."""
     keys = ["scenario", "method"]
@@ -47,7 +55,9 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS, pref
     table = pd.DataFrame(out)
     if table.empty:
         return table
-    order = table.apply(lambda r: (_rank(r["scenario"], SCENARIO_ORDER), _rank(r["method"], METHOD_ORDER)), axis=1)
+    extra = [k for k in keys if k not in ("scenario", "method")]
+    order = table.apply(lambda r: (_rank(r["scenario"], SCENARIO_ORDER), _rank(r["method"], METHOD_ORDER),
+                                   tuple(_sortable(r[k]) for k in extra)), axis=1)
     return table.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
