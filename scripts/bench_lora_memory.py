@@ -1,6 +1,6 @@
 """Peak memory of adaptive LoRA fine-tuning: adapter-disabled reference vs a frozen copy, side by side.
 
-    python scripts/bench_lora_memory.py                      # CPU: ~280M-parameter random Llama, 2 steps each
+    python scripts/bench_lora_memory.py                      # CPU: ~470M-parameter random Llama, 2 steps each
     python scripts/bench_lora_memory.py --device cuda        # GPU: torch.cuda.max_memory_allocated
 
 Both variants run the real path (PretrainedPolicy with LoRA r 64 / alpha 16 on all linear layers,
@@ -20,7 +20,7 @@ What is measured, and why it is honest:
   same in both variants) is printed beside it.
 - CUDA: torch.cuda.max_memory_allocated (tensors only) and max_memory_reserved (with the caching
   allocator's slack), baseline 0.
-The random-init model (~280M parameters, 1.1 GB in float32; wide layers keep LoRA r 64 near its
+The random-init model (~470M parameters, 1.9 GB in float32; wide layers keep LoRA r 64 near its
 3B-8B share) is big enough that weights dominate a
 2-row batch with gradient checkpointing (as configs/real/base.yaml trains), which is the regime of
 3B-8B models with LoRA.
@@ -122,7 +122,7 @@ def run_variant(variant: str, model_dir: Path, steps: int, batch_size: int, devi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, help="an existing HF model directory (default: build a random one)")
-    parser.add_argument("--hidden", type=int, default=2048)
+    parser.add_argument("--hidden", type=int, default=3072)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--intermediate", type=int, default=8192)
     parser.add_argument("--steps", type=int, default=2)
