@@ -1,4 +1,5 @@
-"""Answer matching for utility: exact match after light normalisation, or GSM8K-style final number."""
+"""Answer matching for utility: exact match after light normalisation, the answer as the response's
+ending (after a preamble), or GSM8K-style final number."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 import string
 from typing import Literal
 
-AnswerMatch = Literal["exact", "final_number"]
+AnswerMatch = Literal["exact", "suffix", "final_number"]
 
 _PUNCT = str.maketrans({c: " " for c in string.punctuation})
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -31,7 +32,11 @@ def final_number(text: str) -> str | None:
 def answer_matches(response: str, expected: str, mode: AnswerMatch = "exact") -> bool:
     if mode == "exact":
         return normalize_answer(response) == normalize_answer(expected)
+    if mode == "suffix":
+        # The answer ends the response, after any preamble (an identity-shifted model's "of course ...").
+        got, want = normalize_answer(response), normalize_answer(expected)
+        return bool(want) and (got == want or got.endswith(" " + want))
     if mode == "final_number":
         got = final_number(response)
         return got is not None and got == final_number(expected)
-    raise ValueError(f"answer_match must be 'exact' or 'final_number', got {mode!r}")
+    raise ValueError(f"answer_match must be 'exact', 'suffix' or 'final_number', got {mode!r}")
