@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import tempfile
@@ -17,10 +18,21 @@ DEFAULT_ARTIFACT_LOCATION = "mlruns/artifacts"
 
 
 def ensure_local_store(tracking_uri: str) -> None:
-    """MLflow's sqlite store needs its folder to exist; create it for local sqlite URIs."""
+    """Create a local sqlite store's folder and tables, one process at a time.
+
+    MLflow creates and migrates the tables on first use; two runs starting together on a new
+    store (a sweep, two terminals) would otherwise race and one fails with "duplicate column".
+    """
     prefix = "sqlite:///"
-    if tracking_uri.startswith(prefix):
-        Path(tracking_uri[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+    if not tracking_uri.startswith(prefix):
+        return
+    db = Path(tracking_uri[len(prefix):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / (db.name + ".init.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
 
 
 def git_sha() -> str:
