@@ -47,7 +47,7 @@ class SafetyEvaluator:
         answer_match: AnswerMatch = "exact",
         evaluate_reference: bool = True,
         failure_policy: Literal["raise", "max_risk"] = "raise",
-        max_logged_samples: int = 300,
+        max_logged_samples: int = 2000,
         correctness_judge: LLMCorrectnessJudge | None = None,
     ) -> None:
         if num_samples > 1 and not do_sample:
