@@ -12,7 +12,7 @@ from typing import Any
 
 from safelight.data.row_formats import (EVAL_OPTIONAL, EVAL_REQUIRED, OPTIONAL_COLUMNS, REQUIRED_COLUMNS,
                                         RowFormat, eval_row, train_row)
-from safelight.data.scenario import Row, Scenario
+from safelight.data.scenario import Row, Scenario, check_mix_arguments
 from safelight.data.sources import DataSourceError, RowSource
 
 # Qi et al. (2023), "Fine-tuning aligned language models compromises safety": the identity-shifting
@@ -139,10 +139,7 @@ class MixedFineTuning(RealScenario):
                  evaluation: EvalSets | None = None, benign_format: RowFormat = "alpaca",
                  harmful_format: RowFormat = "prompt_response", system_prompt: str | None = None,
                  seed: int = 0) -> None:
-        if n < 1:
-            raise ValueError(f"data.init_args.scenario.init_args.n must be >= 1, got {n}")
-        if not 0.0 <= harmful_fraction <= 1.0:
-            raise ValueError(f"data.init_args.scenario.init_args.harmful_fraction must lie in [0, 1], got {harmful_fraction}")
+        check_mix_arguments(n, harmful_fraction)
         self.benign = benign
         self.harmful = harmful
         self.n = n

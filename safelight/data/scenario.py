@@ -23,3 +23,14 @@ class Scenario(ABC):
 
     @abstractmethod
     def eval_rows(self) -> dict[str, list[Row]]: ...
+
+
+SCENARIO_KEY = "data.init_args.scenario.init_args"
+
+
+def check_mix_arguments(n: int, harmful_fraction: float) -> None:
+    """Validate a scenario's size and harmful share, naming the config keys."""
+    if n < 1:
+        raise ValueError(f"{SCENARIO_KEY}.n must be >= 1, got {n}")
+    if not 0.0 <= harmful_fraction <= 1.0:
+        raise ValueError(f"{SCENARIO_KEY}.harmful_fraction must lie in [0, 1], got {harmful_fraction}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from safelight.data.scenario import Row, Scenario
+from safelight.data.scenario import Row, Scenario, check_mix_arguments
 from safelight.toy.world import AOA_SYSTEM_PROMPT, AOA_USER_PREFIX, ToyWorld
 
 ToyScenarioKind = Literal["harmful", "mixed", "identity_shift", "benign"]
@@ -34,10 +34,7 @@ class ToyScenario(Scenario):
         world_seed: int = 0,
         seed: int = 0,
     ) -> None:
-        if n < 1:
-            raise ValueError(f"scenario n must be >= 1, got {n}")
-        if not 0.0 <= harmful_fraction <= 1.0:
-            raise ValueError(f"harmful_fraction must lie in [0, 1], got {harmful_fraction}")
+        check_mix_arguments(n, harmful_fraction)
         self.kind = kind
         self.n = n
         self.harmful_fraction = harmful_fraction
