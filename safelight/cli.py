@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,17 @@ TOOLS: dict[str, str] = {
 }
 
 
+def quiet_expected_warnings() -> None:
+    """Silence two warnings that are expected here and only alarm users."""
+    # The frozen reference is in eval mode on purpose (no dropout in pi_ref).
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
+    # Lightning's own use of a deprecated torch pytree API, not ours to fix.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
 def main(args: Any = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_expected_warnings()
     argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else None
     if argv and argv[0] in TOOLS:
         importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
