@@ -190,21 +190,18 @@ class SafeFineTuner(LightningModule):
         reference_head = self.reference.head if reference_hidden is not None and self.reference is not None else None
         targets = targets[response]
 
-        def sums_over(where: Tensor | slice, with_reference: bool) -> ObjectiveSums:
-            return risk_weighted_sums(
-                hidden[where], targets[where], beta_token[where].float(), head,
-                reference_hidden if with_reference else None, reference_head if with_reference else None,
-                self.divergence, self.kl_chunk_size,
-                constraint_beta=None if constraint_beta is None else constraint_beta[where],
-            )
-
         kl_tokens = kl_rows[:, None].expand_as(response)[response]
-        if reference_hidden is None or bool(kl_tokens.all()):
-            return sums_over(slice(None), reference_hidden is not None), beta_example
-        # Rows with beta = 0 need neither the reference nor its head: only the NLL is computed there.
-        with_kl, plain = sums_over(kl_tokens, True), sums_over(~kl_tokens, False)
-        return ObjectiveSums(weighted=with_kl.weighted + plain.weighted, nll=with_kl.nll + plain.nll,
-                             kl=with_kl.kl + plain.kl, n_tokens=with_kl.n_tokens + plain.n_tokens), beta_example
+        if reference_hidden is not None and not bool(kl_tokens.all()):
+            # Rows with beta = 0 need neither the reference nor its head. Put the reference-covered
+            # positions first (the reference hidden states are in that order already) so that one
+            # objective call covers both kinds: KL and NLL there, the NLL alone after them.
+            order = torch.cat([kl_tokens.nonzero().squeeze(1), (~kl_tokens).nonzero().squeeze(1)])
+            hidden, targets, beta_token = hidden[order], targets[order], beta_token[order]
+        sums = risk_weighted_sums(
+            hidden, targets, beta_token.float(), head, reference_hidden, reference_head,
+            self.divergence, self.kl_chunk_size, constraint_beta=constraint_beta,
+        )
+        return sums, beta_example
 
     def _reference_hidden(self, batch: dict[str, Tensor], rows: Tensor, response: Tensor) -> Tensor:
         """The reference's final hidden states at the response positions of `rows`, in order.

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from safelight.objective.chunks import position_chunks
 from safelight.objective.divergence import Direction
 
 
@@ -110,9 +111,9 @@ class _FusedObjective(torch.autograd.Function):
         grad_b = torch.zeros_like(bias) if need_b and bias is not None else None
         sums = torch.zeros(3, dtype=torch.float32, device=hidden.device)
         work = _Workspace()
-        for start in range(0, hidden.shape[0], chunk_size):
-            part = slice(start, start + chunk_size)
-            rh = None if ref_hidden is None else ref_hidden[part]
+        covered = 0 if ref_hidden is None else ref_hidden.shape[0]
+        for part in position_chunks(hidden.shape[0], covered, chunk_size):
+            rh = None if ref_hidden is None or part.start >= covered else ref_hidden[part]
             w, n, k, dz = _chunk(hidden[part], targets[part], beta[part].float(), weight, bias, rh, ref_weight,
                                  ref_bias, direction, work)
             sums += torch.stack([w, n, k])

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from safelight.objective.chunks import position_chunks
 from safelight.objective.constrained import constrained_token_loss
 from safelight.objective.divergence import Direction, token_kl
 from safelight.objective.fused import fused_risk_weighted_sums, is_plain_linear
@@ -79,15 +80,20 @@ def risk_weighted_sums(
     """Sum the weighted objective over N response positions.
 
     policy_hidden: (N, H) with grad; targets: (N,) token ids; beta: (N,) KL weight per position;
-    reference_hidden: (N, H) without grad, or None when every beta is 0 (reference skipped).
+    reference_hidden: (K, H) without grad for the first K <= N positions, or None when every beta is
+    0 (reference skipped). Positions K.. must have beta 0: they get the NLL only, and one call
+    covers a batch that mixes both kinds (the threshold schedule), with one gradient buffer.
     constraint_beta: (N,) per-position betas of the token-wise constrained SFT baseline; when given,
     that loss replaces the risk-weighted mixture (`beta` is then ignored).
     fused: with plain `nn.Linear` heads and gradients enabled, use objective/fused.py (same values
     and gradients, no recomputation); other heads (soft-capped, adapted) take the checkpointed path.
     """
     n = policy_hidden.shape[0]
-    if reference_hidden is None and constraint_beta is None and bool((beta > 0).any()):
-        raise ValueError("beta > 0 at some position but no reference hidden states were given")
+    covered = 0 if reference_hidden is None else reference_hidden.shape[0]
+    if constraint_beta is None and bool((beta[covered:] > 0).any()):
+        raise ValueError("beta > 0 at a position that has no reference hidden states")
+    if constraint_beta is not None and covered not in (0, n):
+        raise ValueError("the constrained SFT objective needs the reference at every position or none")
     if (fused and constraint_beta is None and torch.is_grad_enabled() and is_plain_linear(policy_head)
             and (reference_hidden is None or is_plain_linear(reference_head))):
         # Plain linear heads (the common case): gradients in closed form during the forward pass,
@@ -98,9 +104,8 @@ def risk_weighted_sums(
     zero = policy_hidden.new_zeros((), dtype=torch.float32)
     weighted, nll, kl = zero, zero.detach(), zero.detach()
     use_checkpoint = checkpoint_chunks and torch.is_grad_enabled() and policy_hidden.requires_grad
-    for start in range(0, n, chunk_size):
-        part = slice(start, start + chunk_size)
-        ref_part = None if reference_hidden is None else reference_hidden[part]
+    for part in position_chunks(n, covered, chunk_size):
+        ref_part = None if reference_hidden is None or part.start >= covered else reference_hidden[part]
         constraint_part = None if constraint_beta is None else constraint_beta[part]
         args = (policy_hidden[part], targets[part], beta[part], ref_part, policy_head, reference_head, direction,
                 constraint_part)
