@@ -67,11 +67,16 @@ def _chunk(
     h: Tensor, y: Tensor, beta: Tensor, weight: Tensor, bias: Tensor | None,
     rh: Tensor | None, rweight: Tensor | None, rbias: Tensor | None, direction: Direction, work: _Workspace,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(weighted, nll, kl) sums and dL/dz (fp32, a workspace view) of one chunk."""
+    """(weighted, nll, kl) sums and dL/dz (fp32, a workspace view) of one chunk.
+
+    Three (chunk x vocab) buffers at most, with the reference: log p, log q, and one that holds
+    q, then p, then dL/dz. p is recomputed from log p (one extra exp pass) rather than kept in a
+    fourth buffer: at a 32k vocabulary each buffer is 16 MiB per 128 positions.
+    """
     n, vocab = h.shape[0], weight.shape[0]
     rows = torch.arange(n, device=h.device)
-    logp, grad = _log_softmax_and_softmax_(_logits(h, weight, bias, work.get("zp", n, h, vocab)),
-                                           work.get("p", n, h, vocab))  # grad starts as p
+    logp, grad = _log_softmax_and_softmax_(_logits(h, weight, bias, work.get("logp", n, h, vocab)),
+                                           work.get("grad", n, h, vocab))  # grad starts as p
     nll = -logp[rows, y]
     keep = (1.0 - beta)[:, None]
     if rh is None:
@@ -80,15 +85,16 @@ def _chunk(
             grad.mul_(keep)
     else:
         assert rweight is not None
-        logq, q = _log_softmax_and_softmax_(_logits(rh, rweight, rbias, work.get("zq", n, h, vocab)),
-                                            work.get("q", n, h, vocab))
+        # p in `grad` is given up for q here and recomputed from log p below.
+        logq, q = _log_softmax_and_softmax_(_logits(rh, rweight, rbias, work.get("logq", n, h, vocab)), grad)
         if direction == "forward":
-            grad.addcmul_(q, beta[:, None], value=-1.0)  # before q is overwritten below
-            kl = _rowsum_product_(logq.sub_(logp), q)  # sum q (log q - log p)
+            kl = _rowsum_product_(logq.sub_(logp), q)  # sum q (log q - log p); log q is spent
+            grad.mul_(-beta[:, None]).add_(torch.exp(logp, out=logq))  # p - beta q
         elif direction == "reverse":
+            p = torch.exp(logp, out=q)
             diff = logq.neg_().add_(logp)  # log p - log q
-            kl = _rowsum_product_(q.copy_(grad), diff)  # sum p (log p - log q)
-            diff.sub_(kl[:, None]).mul_(grad).mul_(beta[:, None])
+            kl = torch.bmm(p[:, None, :], diff[:, :, None]).view(n)  # sum p (log p - log q)
+            diff.sub_(kl[:, None]).mul_(p).mul_(beta[:, None])
             grad.mul_(keep).add_(diff)
         else:
             raise ValueError(f"divergence must be 'forward' or 'reverse', got {direction!r}")
