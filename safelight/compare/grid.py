@@ -1,8 +1,9 @@
 """The cells of a sweep: methods x scenarios x variants x seeds x learning rates, each a `safelight fit`.
 
-A cell's key hashes everything that defines it (its arguments, the base configs, the experiment),
-so a resumed sweep recognises finished cells in MLflow by the `sweep.cell` tag, and a changed grid
-(say, more epochs) reruns rather than silently reusing stale results.
+A cell's key hashes everything that defines it (its arguments, the experiment, and the *contents*
+of the config files it names), so a resumed sweep recognises finished cells in MLflow by the
+`sweep.cell` tag, and a changed grid or an edited config file (say, more epochs or another learning
+rate) reruns rather than silently reusing stale results.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: Tags every sweep cell's MLflow run carries (compare reads them; resume matches on `sweep.cell`).
@@ -57,6 +59,13 @@ def expand(items: list[str]) -> list[str]:
     return out
 
 
+def config_fingerprint(args: list[str]) -> list[str]:
+    """The SHA-256 of each config file the arguments name (`--config FILE`), in order; a file that
+    does not exist (yet) hashes as missing, and `safelight fit` will say so when the cell runs."""
+    files = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--config"]
+    return [hashlib.sha256(Path(f).read_bytes()).hexdigest() if Path(f).is_file() else "missing" for f in files]
+
+
 def build_cells(
     experiment: str,
     base: list[str],
@@ -81,6 +90,7 @@ def build_cells(
             args.append(f"--model.optimizer.init_args.lr={lr}")
         args += list(cell_args or [])
         cell = Cell(method, scenario, seed, lr, vname, args, {k: str(v) for k, v in variant.tags.items()})
-        cell.key = hashlib.sha256(json.dumps([experiment, cell.label, args]).encode()).hexdigest()[:16]
+        identity = [experiment, cell.label, args, config_fingerprint(args)]
+        cell.key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
         cells.append(cell)
     return cells

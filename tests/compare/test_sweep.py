@@ -32,6 +32,21 @@ def test_cells_have_stable_keys_and_method_after_scenario() -> None:
     assert len({c.key for c in cells}) == 4
 
 
+def test_editing_a_config_file_changes_the_cell_key(tmp_path: Path) -> None:
+    """A finished cell is reused only while the config files it names are unchanged."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.0005\n")
+
+    def key() -> str:
+        (cell,) = build_cells("e", [], {"sft": []}, {"harmful": [str(scenario)]}, seeds=[0])
+        return cell.key
+
+    before = key()
+    assert key() == before
+    scenario.write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.0002\n")
+    assert key() != before
+
+
 def write_sweep(tmp_path: Path, tiny_model_dir: Path, methods: dict[str, list[str]]) -> Path:
     config = {
         "experiment": "sweep-test",
