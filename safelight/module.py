@@ -51,7 +51,8 @@ class SafeFineTuner(LightningModule):
         divergence: forward KL(pi_ref || pi_theta) (the paper) or reverse.
         granularity: one beta per example (default) or one per batch from its mean risk (the paper).
         optimizer: called with the trainable parameters.
-        kl_chunk_size: response positions per chunk of the vocabulary-wide terms (memory knob).
+        kl_chunk_size: response positions per chunk of the vocabulary-wide terms (memory knob: up to
+            three fp32 chunk x vocabulary buffers, 16 MiB each at 128 x 32k, 64 MiB at 128 x 128k).
         evaluator: generation-based safety and utility evaluation run by `test` (and after `fit`).
         constrained_sft: switch to the token-wise constrained SFT baseline (Qi et al. 2024) with these
             per-position betas; the risk schedule is then not used.
@@ -70,7 +71,7 @@ class SafeFineTuner(LightningModule):
         divergence: Direction = "forward",
         granularity: Granularity = "example",
         optimizer: OptimizerCallable = _adamw,
-        kl_chunk_size: int = 256,
+        kl_chunk_size: int = 128,
         evaluator: SafetyEvaluator | None = None,
         constrained_sft: ConstrainedSFTSettings | None = None,
         method: str | None = None,

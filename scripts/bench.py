@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per variant and round")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per variant (CPU)")
-    parser.add_argument("--chunk", type=int, default=256, help="kl_chunk_size (memory knob: buffers are chunk x vocab fp32)")
+    parser.add_argument("--chunk", type=int, default=128, help="kl_chunk_size (memory knob: up to three chunk x vocab fp32 buffers)")
     parser.add_argument("--risky-share", type=float, default=0.25, help="share of risky rows (threshold)")
     parser.add_argument("--json", help="also write all raw results here")
     args = parser.parse_args()
