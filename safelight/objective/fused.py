@@ -69,9 +69,9 @@ def _chunk(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(weighted, nll, kl) sums and dL/dz (fp32, a workspace view) of one chunk.
 
-    Three (chunk x vocab) buffers at most, with the reference: log p, log q, and one that holds
-    q, then p, then dL/dz. p is recomputed from log p (one extra exp pass) rather than kept in a
-    fourth buffer: at a 32k vocabulary each buffer is 16 MiB per 128 positions.
+    Three (chunk x vocabulary) fp32 buffers at most, with the reference (16 MiB each per 128
+    positions at a 32k vocabulary): the policy's log p, p (which becomes dL/dz) and the reference's
+    logits. The reverse KL recomputes p from log p (one extra exp pass) instead of a fourth buffer.
     """
     n, vocab = h.shape[0], weight.shape[0]
     rows = torch.arange(n, device=h.device)
@@ -85,12 +85,19 @@ def _chunk(
             grad.mul_(keep)
     else:
         assert rweight is not None
-        # p in `grad` is given up for q here and recomputed from log p below.
-        logq, q = _log_softmax_and_softmax_(_logits(rh, rweight, rbias, work.get("logq", n, h, vocab)), grad)
+        shifted = _logits(rh, rweight, rbias, work.get("logq", n, h, vocab))
+        shifted.sub_(shifted.amax(-1, keepdim=True))  # s = z_ref - max, so q = exp(s) / S
         if direction == "forward":
-            kl = _rowsum_product_(logq.sub_(logp), q)  # sum q (log q - log p); log q is spent
-            grad.mul_(-beta[:, None]).add_(torch.exp(logp, out=logq))  # p - beta q
+            # KL = sum q (s - log p) - log S: q is never normalised in a buffer of its own, and p
+            # stays in `grad`, so three buffers and one exp per model suffice.
+            s_minus_logp = torch.sub(shifted, logp, out=logp)  # log p is spent (nll taken above)
+            unnormalised_q = shifted.exp_()
+            total = unnormalised_q.sum(-1)
+            kl = _rowsum_product_(s_minus_logp, unnormalised_q) / total - total.log()
+            grad.addcmul_(unnormalised_q, (beta / total)[:, None], value=-1.0)  # p - beta q
         elif direction == "reverse":
+            # p in `grad` is given up for q here and recomputed from log p.
+            logq, q = _log_softmax_and_softmax_(shifted, grad)
             p = torch.exp(logp, out=q)
             diff = logq.neg_().add_(logp)  # log p - log q
             kl = torch.bmm(p[:, None, :], diff[:, :, None]).view(n)  # sum p (log p - log q)
