@@ -1,7 +1,7 @@
 """The headline of issue 2 on a reduced budget (one seed): the shipped configs, the real toy world.
 
-Run with `python -m pytest -m slow tests/integration/test_headline_slow.py` (about 5 minutes on two
-cores once the toy reference is cached; building it adds about 80 s). The full three-seed headline
+Run with `python -m pytest -m slow tests/integration/test_headline_slow.py` (2 min 40 s measured on
+two cores once the toy reference is cached; building it adds about 2 minutes). The full three-seed headline
 is `safelight sweep --config configs/sweeps/headline.yaml`.
 """
 
