@@ -26,7 +26,8 @@ from safelight.callbacks.finite_loss import FiniteLossGuard
 from safelight.data.datamodule import SafetyDataModule
 from safelight.errors import check_config_files, run_cleanly
 from safelight.module import SafeFineTuner
-from safelight.resume import MLflowRunRecord, ResumableCheckpoint, checkpoint_dir, prepare_resume
+from safelight.resume import CHECKPOINT_KEY, MLflowRunRecord, ResumableCheckpoint, checkpoint_dir, prepare_resume
+from safelight.rng_state import RngStateRecord
 from safelight.tracking import DEFAULT_ARTIFACT_LOCATION, DEFAULT_TRACKING_URI, MLflowConfigArtifact, ensure_local_store
 
 DEFAULT_LOGGER: dict[str, Any] = {
@@ -74,7 +75,8 @@ class SafelightCLI(LightningCLI):
         config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         trainer_config = config.get("trainer", {})
         if self.subcommand == "fit":
-            extra = [FiniteLossGuard(), MLflowRunRecord(None if self.resumed_from is None else str(self.resumed_from))]
+            extra = [FiniteLossGuard(), MLflowRunRecord(None if self.resumed_from is None else str(self.resumed_from)),
+                     RngStateRecord(CHECKPOINT_KEY)]
             configured = _as_list(self._get(self.config_init, "trainer", default={}).get("callbacks"))
             if trainer_config.get("enable_checkpointing") is not False and not any(
                     isinstance(c, ModelCheckpoint) for c in configured):

@@ -177,6 +177,9 @@ class SafetyDataModule(LightningDataModule):
             sampler=sampler,
             collate_fn=ChatCollator(tokenizer.pad_token_id),
             num_workers=self.num_workers,
+            # Its own generator: creating an iterator then draws nothing from the global stream, so a
+            # resumed fit (which restores that stream) continues the uninterrupted run's dropout masks.
+            generator=torch.Generator().manual_seed(self.seed),
         )
         accumulate = trainer.accumulate_grad_batches if trainer is not None else 1
         # Resumable mid-epoch: a checkpoint records the batches of the epoch the trainer has processed.

@@ -5,7 +5,8 @@ uninterrupted run with the same seed ends.
 Tolerance: exact (rtol=0, atol=0) for the final weights and for every logged per-step train metric
 and every eval metric. On CPU with one thread the same ops run in the same order, and the
 resumed loader regenerates the epoch's order (seed, epoch) and skips the batches already trained.
-(Exactness needs a model without dropout: Lightning does not checkpoint the RNG streams.)
+With dropout too (the LoRA case below, dropout 0.2): safelight checkpoints the random streams
+(`safelight/rng_state.py`), which Lightning does not, so the resumed run draws the same masks.
 
 The training rows are scored by an HTTP judge whose key comes from the environment: afterwards no
 file of the run (MLflow store, checkpoints, judge cache, the two runs' logs) holds the key.
@@ -17,6 +18,7 @@ import secrets
 import signal
 from pathlib import Path
 
+import pytest
 import torch
 
 from .helpers import REPO, files_containing, http_judge_args, metric_history, mlflow_runs, start_safelight, tiny_fit_args
@@ -31,18 +33,21 @@ def _weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
 
 
-def test_kill_9_then_ckpt_path_last_matches_an_uninterrupted_run(tiny_model_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy_args", [[], ["--model.policy.init_args.lora.r=4", "--model.policy.init_args.lora.dropout=0.2"]],
+                         ids=["full", "lora_dropout"])
+def test_kill_9_then_ckpt_path_last_matches_an_uninterrupted_run(tiny_model_dir: Path, tmp_path: Path,
+                                                                  policy_args: list[str]) -> None:
     judge = JudgeEndpoint()
     try:
-        kill_resume_and_compare(tiny_model_dir, tmp_path, judge)
+        kill_resume_and_compare(tiny_model_dir, tmp_path, judge, policy_args)
     finally:
         judge.stop()
 
 
-def kill_resume_and_compare(tiny_model_dir: Path, tmp_path: Path, judge: JudgeEndpoint) -> None:
+def kill_resume_and_compare(tiny_model_dir: Path, tmp_path: Path, judge: JudgeEndpoint, policy_args: list[str]) -> None:
     key = "sk-reliability-" + secrets.token_hex(16)
     env = {KEY_ENV: key}
-    args = tiny_fit_args(tiny_model_dir, EXPERIMENT, f"--checkpoint_every_n_train_steps={EVERY}",
+    args = tiny_fit_args(tiny_model_dir, EXPERIMENT, f"--checkpoint_every_n_train_steps={EVERY}", *policy_args,
                          *http_judge_args(judge.base_url, KEY_ENV), n=24, steps=STEPS)
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     clean.mkdir(), crashed.mkdir()
