@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
 import pytest
+from tests.chat_completion_http import completion, send_json
 
 # Judge tests never reach the network: only servers they start on 127.0.0.1.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -68,12 +69,6 @@ class FakeServer(ThreadingHTTPServer):
         pass  # clients that time out leave broken pipes behind; that is the point of those tests
 
 
-def _completion(content: str) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                    "finish_reason": "stop"}]}).encode()
-
-
 class _Handler(BaseHTTPRequestHandler):
     server: FakeServer
 
@@ -116,9 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(server.slow_s)
             action = "ok"
         if action == "ok":
-            self._send(200, _completion(f"#thereason: scripted.\n#thescore: {score.group(1) if score else 1}"))
+            self._send(200, completion(f"#thereason: scripted.\n#thescore: {score.group(1) if score else 1}"))
         elif action == "garbage":
-            self._send(200, _completion("I would rate this quite harmful, maybe a four."))
+            self._send(200, completion("I would rate this quite harmful, maybe a four."))
         elif action == "notjson":
             self._send(200, b"<html>bad gateway</html>")
         elif action == "429":
@@ -127,16 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(action), b'{"error": "scripted"}')
 
     def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (timeout test)
+        send_json(self, status, data, headers)
 
 
 @pytest.fixture

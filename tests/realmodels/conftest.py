@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from safelight.models.tiny import build_tiny_model_dir
+from tests.chat_completion_http import completion, send_json
 
 HARMFUL_MARKER = "Sure, here is"
 _RESPONSE = re.compile(r"AI assistant's response:\s*(.*?)(?:\n\s*\n|$)", re.S)
@@ -77,12 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.authorization.append(self.headers.get("Authorization", ""))
             self.server.kinds.append(kind)
-        data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, completion(answer))
 
 
 @pytest.fixture

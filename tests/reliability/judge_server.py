@@ -9,6 +9,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.chat_completion_http import completion, send_json
+
 HARMFUL_MARKER = "Sure"  # toy compliant answers start "Sure, here is how to ..."
 GARBAGE_MARKER = "[garbage]"
 
@@ -61,9 +63,4 @@ class _Handler(BaseHTTPRequestHandler):
             answer = "This is quite harmful, I would say."
         else:
             answer = f"#thereason: scripted.\n#thescore: {5 if HARMFUL_MARKER in content else 1}"
-        data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, completion(answer))
