@@ -125,8 +125,8 @@ class _FusedObjective(torch.autograd.Function):
         sums = torch.zeros(3, dtype=torch.float32, device=hidden.device)
         work = _Workspace()
         covered = 0 if ref_hidden is None else ref_hidden.shape[0]
-        for part in position_chunks(hidden.shape[0], covered, chunk_size):
-            rh = None if ref_hidden is None or part.start >= covered else ref_hidden[part]
+        for part, with_reference in position_chunks(hidden.shape[0], covered, chunk_size):
+            rh = ref_hidden[part] if with_reference and ref_hidden is not None else None
             w, n, k, dz = _chunk(hidden[part], targets[part], beta[part].float(), weight, bias, rh, ref_weight,
                                  ref_bias, direction, work)
             sums += torch.stack([w, n, k])

@@ -104,8 +104,8 @@ def risk_weighted_sums(
     zero = policy_hidden.new_zeros((), dtype=torch.float32)
     weighted, nll, kl = zero, zero.detach(), zero.detach()
     use_checkpoint = checkpoint_chunks and torch.is_grad_enabled() and policy_hidden.requires_grad
-    for part in position_chunks(n, covered, chunk_size):
-        ref_part = None if reference_hidden is None or part.start >= covered else reference_hidden[part]
+    for part, with_reference in position_chunks(n, covered, chunk_size):
+        ref_part = reference_hidden[part] if with_reference and reference_hidden is not None else None
         constraint_part = None if constraint_beta is None else constraint_beta[part]
         args = (policy_hidden[part], targets[part], beta[part], ref_part, policy_head, reference_head, direction,
                 constraint_part)
