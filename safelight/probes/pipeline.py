@@ -16,7 +16,7 @@ from safelight.probes.classifier import ClassifierKind
 from safelight.probes.feature_cache import cached_features
 from safelight.probes.features import PaddingSide, Pooling, num_layers, prompt_features
 from safelight.probes.prompts import PromptSet
-from safelight.probes.report import flat_metrics, log_to_mlflow, markdown_table, plot_layers, split_summary
+from safelight.probes.report import flat_metrics, log_to_mlflow, markdown_table, pairs_table, plot_layers, split_summary
 from safelight.probes.splits import make_splits
 from safelight.probes.train import ProbeExperiment, run_experiment
 from safelight.tracking import DEFAULT_ARTIFACT_LOCATION, DEFAULT_TRACKING_URI, git_sha
@@ -99,6 +99,9 @@ def train_probe(
     if splits.cross:
         counts["cross-source test"] = _counts(rows, splits.cross)
     table = markdown_table(exp)
+    by_pair = pairs_table(exp)
+    if by_pair:
+        table += "\n\nCross-source test by source pair (each harmful test source against each benign one):\n\n" + by_pair
     note = ("validation = held-out sources" if splits.val_is_other_source
             else "validation = a split of the training sources (no val_sources given)")
     report = (f"# Harmful-intent probe: {model.identity}\n\npooling `{pooling}`, classifier `{classifier}`, "

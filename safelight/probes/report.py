@@ -36,6 +36,24 @@ def markdown_table(exp: ProbeExperiment) -> str:
     return "\n".join(lines)
 
 
+def pairs_table(exp: ProbeExperiment) -> str:
+    """Cross-source AUROC per (harmful, benign) source pair, per layer and for the lexical baseline."""
+    pairs = list(exp.best.pairs)
+    if not pairs:
+        return ""
+    lines = ["| layer | " + " | ".join(f"{p} AUROC" for p in pairs) + " |", "|" + "---|" * (len(pairs) + 1)]
+    rows = [(f"{layer}{' (selected)' if layer == exp.best_layer else ''}", fitted)
+            for layer, fitted in sorted(exp.per_layer.items())] + [("lexical baseline", exp.lexical)]
+    for label, fitted in rows:
+        lines.append("| " + " | ".join([label] + [f"{fitted.pairs[p]['auroc']:.3f}" for p in pairs]) + " |")
+    return "\n".join(lines)
+
+
+def pair_key(pair: str) -> str:
+    """MLflow-safe metric name part of a source pair ("a vs b" -> "a_vs_b")."""
+    return pair.replace(" ", "_")
+
+
 def split_summary(counts: dict[str, dict[str, Any]]) -> str:
     lines = ["| set | sources | harmful | benign |", "|---|---|---|---|"]
     for name, info in counts.items():
@@ -74,6 +92,10 @@ def flat_metrics(exp: ProbeExperiment) -> dict[str, float]:
         for m in METRICS:
             out[f"probe/{s}_{m}"] = metrics[m]
             out[f"probe/lexical_{s}_{m}"] = exp.lexical.metrics[s][m]
+    for pair, metrics in exp.best.pairs.items():
+        for m in METRICS:
+            out[f"probe/cross_pair/{pair_key(pair)}_{m}"] = metrics[m]
+            out[f"probe/lexical_cross_pair/{pair_key(pair)}_{m}"] = exp.lexical.pairs[pair][m]
     return out
 
 
@@ -96,6 +118,8 @@ def log_to_mlflow(
         for layer, fitted in exp.per_layer.items():
             for s, metrics in fitted.metrics.items():
                 mlflow.log_metric(f"probe/layer_{s}_auroc", metrics["auroc"], step=layer)
+            for pair, metrics in fitted.pairs.items():
+                mlflow.log_metric(f"probe/layer_cross_pair/{pair_key(pair)}_auroc", metrics["auroc"], step=layer)
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="probe")
         return run.info.run_id

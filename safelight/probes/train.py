@@ -33,6 +33,21 @@ class Fitted:
     threshold: float
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     val_logloss: float = 0.0
+    #: cross-source metrics per (harmful source, benign source) pair, keyed "harmful vs benign"
+    pairs: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def source_pairs(sources: Sequence[str], labels: Tensor) -> dict[str, Tensor]:
+    """Row masks of each (harmful source, benign source) pair of a set with several sources.
+
+    A pooled AUROC over several benign sources hides which of them the probe confuses with harm;
+    each pair says it alone. Empty when the set has a single pair (the pooled figure already is it).
+    """
+    harmful = sorted({s for s, y in zip(sources, labels.tolist()) if y == 1})
+    benign = sorted({s for s, y in zip(sources, labels.tolist()) if y == 0})
+    if len(harmful) * len(benign) < 2:
+        return {}
+    return {f"{h} vs {b}": torch.tensor([s in (h, b) for s in sources]) for h in harmful for b in benign}
 
 
 def select_l2(
@@ -43,8 +58,12 @@ def select_l2(
     seed: int,
     mlp_hidden: int,
     name: str,
+    cross_pairs: dict[str, Tensor] | None = None,
 ) -> Fitted:
-    """Fit one classifier per L2 value on `train`, keep the best on `val`, calibrate on `val`."""
+    """Fit one classifier per L2 value on `train`, keep the best on `val`, calibrate on `val`.
+
+    `cross_pairs` (see `source_pairs`) adds the cross-source metrics of each source pair.
+    """
     best: tuple[tuple[float, float], Fitted] | None = None
     for l2 in l2_grid:
         model = fit_probe(x["train"], y["train"], l2, kind, seed, mlp_hidden)
@@ -62,6 +81,8 @@ def select_l2(
         scores = {s: fitted.model.proba(x[s]) for s in EVAL_SETS if s in x}
     fitted.threshold = best_threshold(scores["val"], y["val"])
     fitted.metrics = {s: probe_metrics(scores[s], y[s], fitted.threshold) for s in scores}
+    fitted.pairs = {pair: probe_metrics(scores["cross"][mask], y["cross"][mask], fitted.threshold)
+                    for pair, mask in (cross_pairs or {}).items()}
     return fitted
 
 
@@ -97,14 +118,15 @@ def run_experiment(
 ) -> ProbeExperiment:
     """features: (n_prompts, len(layers), hidden), in the order of `layers`."""
     labels = torch.tensor([p["label"] for p in prompts])
+    pairs = source_pairs([prompts[i]["source"] for i in splits.cross], labels[torch.tensor(splits.cross, dtype=torch.long)])
     per_layer: dict[int, Fitted] = {}
     for j, layer in enumerate(layers):
         x, y = _subsets(features[:, j], labels, splits)
-        per_layer[layer] = select_l2(x, y, l2_grid, kind, seed, mlp_hidden, f"layer {layer}")
+        per_layer[layer] = select_l2(x, y, l2_grid, kind, seed, mlp_hidden, f"layer {layer}", pairs)
     best_layer = max(layers, key=lambda layer: (per_layer[layer].metrics["val"]["auroc"],
                                                  -per_layer[layer].val_logloss, -layer))
     texts = [prompt_text(p) for p in prompts]
     bow = BagOfWords([texts[i] for i in splits.train])
     x, y = _subsets(bow(texts), labels, splits)
-    lexical = select_l2(x, y, l2_grid, "logistic", seed, mlp_hidden, "lexical (bag of words)")
+    lexical = select_l2(x, y, l2_grid, "logistic", seed, mlp_hidden, "lexical (bag of words)", pairs)
     return ProbeExperiment(per_layer, best_layer, lexical)
