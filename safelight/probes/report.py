@@ -63,18 +63,23 @@ def split_summary(counts: dict[str, dict[str, Any]]) -> str:
 
 def plot_layers(exp: ProbeExperiment, path: Path, title: str) -> Path:
     layers = sorted(exp.per_layer)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     for i, s in enumerate(s for s in EVAL_SETS if s in exp.best.metrics):
         colour = f"C{i}"
         ax.plot(layers, [exp.per_layer[layer].metrics[s]["auroc"] for layer in layers], "o-", color=colour,
                 label=f"probe, {SET_TITLES[s]}")
         ax.axhline(exp.lexical.metrics[s]["auroc"], color=colour, ls="--", lw=1, label=f"lexical, {SET_TITLES[s]}")
+    offset = len(exp.best.metrics)
+    for i, pair in enumerate(exp.best.pairs):
+        ax.plot(layers, [exp.per_layer[layer].pairs[pair]["auroc"] for layer in layers], ".:", lw=1,
+                color=f"C{offset + i}", label=f"probe, cross-source {pair}")
     ax.axvline(exp.best_layer, color="grey", ls=":", lw=1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer")
     ax.set_ylabel("AUROC")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    # Outside the axes: with a line per source pair, an inside legend hides the curves.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
