@@ -27,6 +27,19 @@ def test_shipped_probe_configs_instantiate(config: Path) -> None:
     assert init.model.identity and init.train_sources and init.test_sources
 
 
+@pytest.mark.parametrize("variant", sorted((CONFIGS / "variants").glob("*.yaml")), ids=lambda p: p.stem)
+def test_variant_configs_compose_with_their_base(variant: Path) -> None:
+    """A variant names its base config in its first line and changes only what it says it changes."""
+    command = variant.read_text().splitlines()[0].removeprefix("# safelight probe ").split()
+    assert command[0] == "--config" and command[2] == "--config" and command[3].endswith(variant.name)
+    parser = build_parser()
+    base = parser.parse_args(["--config", str(CONFIGS.parents[1] / command[1])])
+    both = parser.parse_args(["--config", str(CONFIGS.parents[1] / command[1]), "--config", str(variant)])
+    assert both.train_sources != base.train_sources and both.output != base.output
+    assert both.test_sources == base.test_sources and both.model == base.model
+    parser.instantiate_classes(both)
+
+
 def test_end_to_end_on_tiny_model(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "probe" / "probe.safetensors"
