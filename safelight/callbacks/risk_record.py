@@ -34,9 +34,10 @@ class RiskBetaRecorder(Callback):
         risk = batch["risk"].detach().float()
         # The same mapping the module applied this step (the risk is final by batch end: a probe
         # callback fills it at batch start).
-        beta = example_betas(pl_module.schedule, risk, pl_module.granularity)  # type: ignore[arg-type]
         if getattr(pl_module, "constrained_sft", None) is not None:
             beta = torch.full_like(risk, float("nan"))  # c_sft weights positions, not examples: no per-example beta
+        else:
+            beta = example_betas(pl_module.schedule, risk, pl_module.granularity)  # type: ignore[arg-type]
         step = trainer.global_step
         self.rows.extend((step, float(r), float(b)) for r, b in zip(risk.cpu().tolist(), beta.cpu().tolist()))
 

@@ -61,21 +61,22 @@ def with_variant_labels(frame: pd.DataFrame) -> pd.DataFrame:
 def draw_figures(client: MlflowClient, runs: pd.DataFrame, summary: pd.DataFrame, out: Path,
                  x_param: str | None) -> list[str]:
     notes: list[str] = []
-    x_summary = summary
-    runs, summary = with_variant_labels(runs), with_variant_labels(summary)
-    if {"asr_mean", "utility_mean"} <= set(summary.columns):
-        plots.asr_vs_utility(summary, out / "asr_vs_utility.png", reference_points(runs))
+    # Curves by method (+ variant); the metrics-vs-parameter figure keeps the plain summary, whose
+    # x axis is that parameter.
+    labelled_runs, labelled = with_variant_labels(runs), with_variant_labels(summary)
+    if {"asr_mean", "utility_mean"} <= set(labelled.columns):
+        plots.asr_vs_utility(labelled, out / "asr_vs_utility.png", reference_points(labelled_runs))
         notes.append("asr_vs_utility.png")
-    curves = history.curves(client, runs)
+    curves = history.curves(client, labelled_runs)
     if not curves.empty:
         plots.safety_curves(curves, out / "safety_curves.png")
         notes.append("safety_curves.png")
-    values, source = history.risk_beta_values(client, runs)
+    values, source = history.risk_beta_values(client, labelled_runs)
     if not values.empty:
         plots.risk_beta_histograms(values, out / "risk_beta_histograms.png")
         notes.append(f"risk_beta_histograms.png ({source})")
     if x_param:
-        plots.metrics_vs_param(x_summary, x_param, out / f"metrics_vs_{x_param}.png")
+        plots.metrics_vs_param(summary, x_param, out / f"metrics_vs_{x_param}.png")
         notes.append(f"metrics_vs_{x_param}.png")
     return notes
 

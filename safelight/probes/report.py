@@ -25,14 +25,17 @@ def _row(label: str, fitted: Fitted, sets: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _labelled_rows(exp: ProbeExperiment) -> list[tuple[str, Fitted]]:
+    """The table rows: each layer (the selected one marked), then the lexical baseline."""
+    return [(f"{layer}{' (selected)' if layer == exp.best_layer else ''}", fitted)
+            for layer, fitted in sorted(exp.per_layer.items())] + [("lexical baseline", exp.lexical)]
+
+
 def markdown_table(exp: ProbeExperiment) -> str:
     sets = [s for s in EVAL_SETS if s in exp.best.metrics]
     head = ["layer", "L2"] + [f"{SET_TITLES[s]} {m}" for s in sets for m in ("AUROC", "acc", "TPR@1%FPR")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for layer, fitted in sorted(exp.per_layer.items()):
-        mark = " (selected)" if layer == exp.best_layer else ""
-        lines.append(_row(f"{layer}{mark}", fitted, sets))
-    lines.append(_row("lexical baseline", exp.lexical, sets))
+    lines += [_row(label, fitted, sets) for label, fitted in _labelled_rows(exp)]
     return "\n".join(lines)
 
 
@@ -42,9 +45,7 @@ def pairs_table(exp: ProbeExperiment) -> str:
     if not pairs:
         return ""
     lines = ["| layer | " + " | ".join(f"{p} AUROC" for p in pairs) + " |", "|" + "---|" * (len(pairs) + 1)]
-    rows = [(f"{layer}{' (selected)' if layer == exp.best_layer else ''}", fitted)
-            for layer, fitted in sorted(exp.per_layer.items())] + [("lexical baseline", exp.lexical)]
-    for label, fitted in rows:
+    for label, fitted in _labelled_rows(exp):
         lines.append("| " + " | ".join([label] + [f"{fitted.pairs[p]['auroc']:.3f}" for p in pairs]) + " |")
     return "\n".join(lines)
 
